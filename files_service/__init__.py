@@ -1,0 +1,1 @@
+"""files_service: signed, expiring download URLs for files in object storage."""

@@ -1,0 +1,108 @@
+"""The domain's exceptions. Foreign errors (botocore, itsdangerous, the database driver) are
+translated into these at the boundary; views and commands only ever see this tree.
+
+    FilesError
+    ├── SettingsError            a setting is unknown, malformed or cannot work with another
+    ├── ValidationError          a value from a user is refused (carries the field at fault)
+    ├── NotFound                 no such resource (or not visible to the caller)
+    ├── TokenError               a download token is refused
+    │   ├── TokenInvalid         malformed, tampered, another filename or style, unknown key id
+    │   ├── TokenExpired         past its expiry (carries expired_at and now)
+    │   └── TokenRevoked         the principal that minted it was revoked
+    ├── StorageError             object storage failed
+    │   ├── ObjectNotFound       no object at that key (also a FileNotFoundError)
+    │   └── StorageUnavailable   storage cannot be reached or timed out
+    └── RegistryError            the registry (SQL) failed
+        ├── RegistryUnavailable  the database cannot be reached
+        └── SchemaMissing        the schema is absent or older than this code: run `init`
+"""
+
+from __future__ import annotations
+
+
+class FilesError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class SettingsError(FilesError):
+    """A setting is unknown, malformed, or cannot work together with another one."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+class ValidationError(FilesError, ValueError):
+    """A value supplied by a user is refused. ``field`` names what was at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(FilesError, LookupError):
+    """No such resource, or one the caller may not see."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class TokenError(FilesError):
+    """A download token is refused. ``code`` is the §4 error code."""
+
+    code = "invalid_token"
+
+
+class TokenInvalid(TokenError):
+    """Malformed, tampered, for another filename or URL style, or signed by an unknown key."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(TokenError):
+    """The token's expiry has passed (beyond the clock leeway)."""
+
+    code = "expired_token"
+
+    def __init__(self, expired_at: int, now: float) -> None:
+        super().__init__("token expired")
+        self.expired_at = expired_at
+        self.now = now
+
+
+class TokenRevoked(TokenError):
+    """The api-key or webhook that minted the token has been revoked."""
+
+    code = "revoked_token"
+
+
+class StorageError(FilesError):
+    """Object storage failed."""
+
+
+class ObjectNotFound(StorageError, FileNotFoundError):
+    """No object is stored at that key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no object at storage key {key!r}")
+        self.key = key
+
+
+class StorageUnavailable(StorageError):
+    """Storage cannot be reached, refused the request or timed out."""
+
+
+class RegistryError(FilesError):
+    """The registry database failed."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry database cannot be reached."""
+
+
+class SchemaMissing(RegistryError):
+    """The registry schema is missing or older than this code."""

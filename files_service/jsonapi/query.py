@@ -1,0 +1,357 @@
+"""Query parameters (§5, §7): parsed and checked once into a typed ``QueryOptions``.
+
+What is accepted:
+
+- ``include`` (not on list endpoints): comma-separated relationship paths of at most two
+  dot-separated names, each a relationship of the type before it; ``include=`` asks for none.
+- ``fields[TYPE]``: comma-separated attribute names of TYPE (relationship names are accepted
+  too and change nothing, since relationships always stay); ``metadata.KEY`` keeps one key of
+  a map attribute (``MAP_ATTRIBUTES``). ``fields[TYPE]=`` keeps no attribute.
+- ``page[size]`` (1 to 100, default 25), ``page[after]`` (an opaque cursor), ``filter[id]``
+  (1 to 100 comma-separated ids): list endpoints only.
+- ``webhook-id``, ``url-ttl``, ``url-disposition``: on requests that return files.
+- ``api-version``: anywhere; its value is checked by version resolution, not here.
+
+What is refused with ``400`` (``source.parameter`` naming the parameter): every bad value
+above, ``sort``, any parameter given twice, an unknown parameter made only of a-z letters (or
+an unknown bracketed family of one, such as ``foo[bar]``: JSON:API reserves those names), and
+a near miss of one of ours (``url_ttl``, ``Include``) that would otherwise be silently ignored,
+which for ``url-ttl`` would mint a URL that lives far longer than asked. Other unknown
+parameters (implementation-specific names such as ``utm-source``) are ignored, as JSON:API
+allows. Every problem is reported, one error object each (an ``ApiErrorGroup`` when several).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .. import ids
+from ..registry.models import MAX_FILE_URL_TTL
+from .errors import ApiError, bad_parameter, raise_all, unsupported_parameter
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+MAX_FILTER_IDS = 100
+MAX_INCLUDE_NAMES = 2
+MAX_CURSOR_CHARS = 1000
+MAP_ATTRIBUTES = frozenset({"metadata"})
+MINTING_PARAMETERS = ("webhook-id", "url-ttl", "url-disposition")
+API_VERSION_PARAMETER = "api-version"
+DISPOSITIONS = ("inline", "attachment")
+FILE_TYPE = "file"
+
+Disposition = Literal["inline", "attachment"]
+
+_RESERVED = re.compile(r"[a-z]+")
+_FAMILY = re.compile(r"([a-z]+)\[([^\[\]]*)\]")
+_NUMBER = re.compile(r"[0-9]{1,9}")
+_KNOWN_NAMES = ("include", "sort", "fields", "page", "filter", *MINTING_PARAMETERS,
+                API_VERSION_PARAMETER)
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """What the query string of one request asks for, checked.
+
+    ``include`` is ``None`` where the request did not say (the endpoint's default applies) and
+    ``()`` for ``include=`` (an empty ``included``); paths are dotted strings (``"a.b"``).
+    ``fields`` maps a type to its selectors (attribute names, or ``metadata.KEY``); a type not
+    in it keeps every attribute. ``api_version`` is the raw ``api-version`` value, for
+    ``resolve_version(query=...)``.
+    """
+
+    include: tuple[str, ...] | None = None
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    page_size: int = DEFAULT_PAGE_SIZE
+    page_after: str | None = None
+    filter_ids: tuple[str, ...] | None = None
+    webhook_id: str | None = None
+    url_ttl: int | None = None
+    url_disposition: Disposition = "inline"
+    api_version: str | None = None
+
+    def wants_attribute(self, type_name: str, attribute: str) -> bool:
+        """Whether resources of ``type_name`` will show ``attribute`` (wholly or one map key),
+        e.g. to skip minting a URL nobody asked to see."""
+        selectors = self.fields.get(type_name)
+        if selectors is None:
+            return True
+        return any(s == attribute or s.startswith(attribute + ".") for s in selectors)
+
+
+def _show(value: str) -> str:
+    """A user's value, quoted and cut short, for an error detail."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.split("[", 1)[0].lower())
+
+
+def api_version_param(args: Sequence[tuple[str, str]]) -> str | None:
+    """The raw ``api-version`` value, or ``None``; 400 where it is given more than once.
+
+    Version resolution needs it before the rest of the query is parsed, so that even a
+    response refusing some other parameter can name the version used.
+    """
+    values = [value for name, value in args if name == API_VERSION_PARAMETER]
+    if len(values) > 1:
+        raise bad_parameter(API_VERSION_PARAMETER, "Give 'api-version' at most once.")
+    return values[0] if values else None
+
+
+def parse_query(
+    args: Sequence[tuple[str, str]],
+    *,
+    is_list: bool,
+    known_types: Mapping[str, Collection[str]],
+    relationships: Mapping[str, Mapping[str, str]],
+    primary_type: str,
+    id_prefix: str | None = None,
+    mints: bool | None = None,
+) -> QueryOptions:
+    """Check a request's query parameters; raise ``ApiError`` (400) naming every bad one.
+
+    ``args``: every (name, value) pair in order, repeats included (Flask:
+    ``list(request.args.items(multi=True))``). ``is_list``: a list endpoint (pagination and
+    filters allowed, ``include`` not). ``known_types``: type -> its attribute names, for every
+    type a response may hold. ``relationships``: type -> relationship name -> target type.
+    ``primary_type``: the type of the primary data. ``id_prefix``: what ids in ``filter[id]``
+    must start with (``"file"``); ``None`` accepts any of the service's id forms. ``mints``:
+    whether the minting parameters are allowed; by default, when the primary type is ``file``.
+    """
+    if mints is None:
+        mints = primary_type == FILE_TYPE
+    errors: list[ApiError] = []
+    counts: dict[str, int] = {}
+    for name, _ in args:
+        counts[name] = counts.get(name, 0) + 1
+
+    parsed: dict[str, object] = {}
+    fields: dict[str, tuple[str, ...]] = {}
+    for name, value in args:
+        if counts[name] < 0:
+            continue
+        try:
+            used = _parse_one(
+                name, value, parsed, fields,
+                is_list=is_list, known_types=known_types, relationships=relationships,
+                primary_type=primary_type, id_prefix=id_prefix, mints=mints,
+            )
+        except ApiError as error:
+            errors.append(error)
+            used = False
+        if used and counts[name] > 1:
+            errors.append(bad_parameter(name, f"Give {_show(name)} at most once."))
+        counts[name] = -1  # later repeats are not looked at again
+    raise_all(errors)
+    return QueryOptions(fields=fields, **parsed)  # type: ignore[arg-type]
+
+
+def _parse_one(
+    name: str,
+    value: str,
+    parsed: dict[str, object],
+    fields: dict[str, tuple[str, ...]],
+    *,
+    is_list: bool,
+    known_types: Mapping[str, Collection[str]],
+    relationships: Mapping[str, Mapping[str, str]],
+    primary_type: str,
+    id_prefix: str | None,
+    mints: bool,
+) -> bool:
+    """Check one parameter, recording what it asks for in ``parsed`` or ``fields``; ``False``
+    for a parameter we ignore."""
+    if name == API_VERSION_PARAMETER:
+        parsed["api_version"] = value
+    elif name in MINTING_PARAMETERS:
+        if not mints:
+            raise unsupported_parameter(
+                name, f"{name!r} applies only to requests that return files."
+            )
+        if name == "webhook-id":
+            parsed["webhook_id"] = _webhook_id(value)
+        elif name == "url-ttl":
+            parsed["url_ttl"] = _url_ttl(value)
+        else:
+            parsed["url_disposition"] = _disposition(value)
+    elif name == "include":
+        if is_list:
+            raise unsupported_parameter("include", "'include' is not supported on list endpoints.")
+        parsed["include"] = _include(value, relationships, primary_type)
+    elif name == "sort":
+        raise unsupported_parameter("sort", "Sorting is not supported: lists are newest first.")
+    elif family := _FAMILY.fullmatch(name):
+        base, member = family.groups()
+        if base == "fields":
+            fields[member] = _fieldset(name, member, value, known_types, relationships)
+        elif base in ("page", "filter"):
+            if not is_list:
+                raise unsupported_parameter(name, f"{_show(name)} applies only to list endpoints.")
+            if name == "page[size]":
+                parsed["page_size"] = _page_size(value)
+            elif name == "page[after]":
+                parsed["page_after"] = _cursor(value)
+            elif name == "filter[id]":
+                parsed["filter_ids"] = _filter_ids(value, id_prefix)
+            else:
+                supported = "page[size] and page[after]" if base == "page" else "filter[id]"
+                raise unsupported_parameter(
+                    name, f"{_show(name)} is not supported; use {supported}."
+                )
+        else:
+            raise unsupported_parameter(name, _reserved(name))
+    elif _RESERVED.fullmatch(name):
+        raise unsupported_parameter(name, _reserved(name))
+    elif ("[" in name or "]" in name) and _RESERVED.fullmatch(re.split(r"[\[\]]", name)[0]):
+        raise unsupported_parameter(
+            name, f"Malformed parameter name {_show(name)}: use a form such as fields[file]."
+        )
+    elif (normal := _normalized(name)) and (
+        near := [known for known in _KNOWN_NAMES if _normalized(known) == normal]
+    ):
+        raise unsupported_parameter(
+            name, f"Unknown parameter {_show(name)}: did you mean {near[0]!r}?"
+        )
+    else:
+        return False  # an implementation-specific parameter we do not use: ignored (JSON:API)
+    return True
+
+
+def _reserved(name: str) -> str:
+    hint = {
+        "fields": " Use fields[TYPE].",
+        "page": " Use page[size] and page[after].",
+        "filter": " Use filter[id].",
+    }.get(name, "")
+    return (
+        f"Unknown query parameter {_show(name)}: names made only of a-z letters are reserved "
+        f"by JSON:API.{hint}"
+    )
+
+
+def _include(
+    value: str, relationships: Mapping[str, Mapping[str, str]], primary_type: str
+) -> tuple[str, ...]:
+    if value == "":
+        return ()
+    paths: list[str] = []
+    for path in value.split(","):
+        names = path.split(".")
+        if "" in names:
+            raise bad_parameter("include", f"Malformed relationship path {_show(path)}.")
+        if len(names) > MAX_INCLUDE_NAMES:
+            raise bad_parameter(
+                "include",
+                f"Relationship path {_show(path)} is too deep: at most "
+                f"{MAX_INCLUDE_NAMES} names, such as 'a.b'.",
+            )
+        type_name = primary_type
+        for relationship in names:
+            targets = relationships.get(type_name, {})
+            if relationship not in targets:
+                known = ", ".join(sorted(targets)) or "none"
+                raise bad_parameter(
+                    "include",
+                    f"Unknown relationship {_show(relationship)} of {type_name!r} in "
+                    f"{_show(path)} (known: {known}).",
+                )
+            type_name = targets[relationship]
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
+
+
+def _fieldset(
+    name: str,
+    type_name: str,
+    value: str,
+    known_types: Mapping[str, Collection[str]],
+    relationships: Mapping[str, Mapping[str, str]],
+) -> tuple[str, ...]:
+    if type_name not in known_types:
+        known = ", ".join(sorted(known_types))
+        raise bad_parameter(name, f"Unknown resource type {_show(type_name)} (known: {known}).")
+    if value == "":
+        return ()
+    attributes = set(known_types[type_name])
+    allowed = attributes | set(relationships.get(type_name, {}))
+    selectors: list[str] = []
+    for selector in value.split(","):
+        attribute, dot, key = selector.partition(".")
+        if selector in allowed or (dot and key and attribute in attributes & MAP_ATTRIBUTES):
+            if selector not in selectors:
+                selectors.append(selector)
+            continue
+        if selector == "":
+            raise bad_parameter(name, f"Empty attribute name in {_show(value)}.")
+        raise bad_parameter(
+            name,
+            f"Unknown attribute {_show(selector)} of {type_name!r} "
+            f"(known: {', '.join(sorted(attributes))}).",
+        )
+    return tuple(selectors)
+
+
+def _page_size(value: str) -> int:
+    if _NUMBER.fullmatch(value) and 1 <= int(value) <= MAX_PAGE_SIZE:
+        return int(value)
+    raise bad_parameter(
+        "page[size]",
+        f"page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, not {_show(value)}.",
+    )
+
+
+def _cursor(value: str) -> str:
+    if not value or len(value) > MAX_CURSOR_CHARS:
+        raise bad_parameter("page[after]", "page[after] must be the cursor from 'links.next'.")
+    return value
+
+
+def _filter_ids(value: str, id_prefix: str | None) -> tuple[str, ...]:
+    given = value.split(",") if value else []
+    if not 1 <= len(given) <= MAX_FILTER_IDS:
+        raise bad_parameter(
+            "filter[id]", f"filter[id] takes 1 to {MAX_FILTER_IDS} comma-separated ids."
+        )
+    prefixes = (id_prefix,) if id_prefix else ids.PREFIXES
+    found: list[str] = []
+    for ident in given:
+        if not any(ids.is_id(ident, prefix) for prefix in prefixes):
+            want = f" (ids here start with '{id_prefix}_')" if id_prefix else ""
+            raise bad_parameter("filter[id]", f"Malformed id {_show(ident)} in filter[id]{want}.")
+        if ident not in found:
+            found.append(ident)
+    return tuple(found)
+
+
+def _webhook_id(value: str) -> str:
+    if not ids.is_id(value, "wbh"):
+        raise bad_parameter(
+            "webhook-id", f"Malformed webhook id {_show(value)}: it starts with 'wbh_'."
+        )
+    return value
+
+
+def _url_ttl(value: str) -> int:
+    if _NUMBER.fullmatch(value) and 1 <= int(value) <= MAX_FILE_URL_TTL:
+        return int(value)
+    raise bad_parameter(
+        "url-ttl",
+        f"url-ttl must be a whole number of seconds from 1 to {MAX_FILE_URL_TTL}, "
+        f"not {_show(value)}.",
+    )
+
+
+def _disposition(value: str) -> Disposition:
+    if value == "inline":
+        return "inline"
+    if value == "attachment":
+        return "attachment"
+    raise bad_parameter(
+        "url-disposition", f"url-disposition must be 'inline' or 'attachment', not {_show(value)}."
+    )

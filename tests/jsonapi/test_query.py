@@ -1,0 +1,315 @@
+"""Query parameters (§5, §7): every 400 rule, and what is accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from files_service.jsonapi.errors import ApiError, ApiErrorGroup, error_document
+from files_service.jsonapi.query import (
+    DEFAULT_PAGE_SIZE,
+    QueryOptions,
+    api_version_param,
+    parse_query,
+)
+
+KNOWN_TYPES = {
+    "file": {"filename", "content-type", "byte-size", "checksum", "metadata", "created-at",
+             "url", "url-expires-at"},
+    "api-key": {"name", "status", "file-url-ttl", "api-version", "created-at"},
+    "webhook": {"url", "status", "file-url-ttl", "api-version", "created-at"},
+    "organization": {"name", "created-at"},
+}
+RELATIONSHIPS = {
+    "file": {"organization": "organization", "created-by": "api-key"},
+    "api-key": {"organization": "organization"},
+    "webhook": {"organization": "organization"},
+}
+FILE_A, FILE_B = "file_" + "a" * 22, "file_" + "b" * 22
+WEBHOOK = "wbh_" + "w" * 22
+KEY = "key_" + "k" * 22
+
+
+def parse(args: list[tuple[str, str]], **overrides: Any) -> QueryOptions:
+    options: dict[str, Any] = {
+        "is_list": False, "known_types": KNOWN_TYPES, "relationships": RELATIONSHIPS,
+        "primary_type": "file",
+    }
+    options.update(overrides)
+    return parse_query(args, **options)
+
+
+# Every refusal: (args, overrides, parameter named in source, code).
+REFUSALS: list[tuple[list[tuple[str, str]], dict[str, Any], str, str]] = [
+    # include
+    ([("include", "organization")], {"is_list": True}, "include", "unsupported_parameter"),
+    ([("include", "")], {"is_list": True}, "include", "unsupported_parameter"),
+    ([("include", "created-by.organization.name")], {}, "include", "invalid_parameter"),
+    ([("include", "a.b.c")], {}, "include", "invalid_parameter"),
+    ([("include", "owner")], {}, "include", "invalid_parameter"),
+    ([("include", "created-by.owner")], {}, "include", "invalid_parameter"),
+    ([("include", "organization.created-by")], {}, "include", "invalid_parameter"),
+    ([("include", "organization,")], {}, "include", "invalid_parameter"),
+    ([("include", ".organization")], {}, "include", "invalid_parameter"),
+    ([("include", "created-by.")], {}, "include", "invalid_parameter"),
+    ([("include", " organization")], {}, "include", "invalid_parameter"),
+    ([("include", "organization")], {"primary_type": "organization"}, "include",
+     "invalid_parameter"),
+    # fields
+    ([("fields[nope]", "name")], {}, "fields[nope]", "invalid_parameter"),
+    ([("fields[]", "name")], {}, "fields[]", "invalid_parameter"),
+    ([("fields[file]", "nope")], {}, "fields[file]", "invalid_parameter"),
+    ([("fields[file]", "filename,,url")], {}, "fields[file]", "invalid_parameter"),
+    ([("fields[file]", "filename,")], {}, "fields[file]", "invalid_parameter"),
+    ([("fields[file]", "metadata.")], {}, "fields[file]", "invalid_parameter"),
+    ([("fields[file]", "filename.x")], {}, "fields[file]", "invalid_parameter"),
+    ([("fields[organization]", "metadata.x")], {}, "fields[organization]", "invalid_parameter"),
+    ([("fields[file]", "Filename")], {}, "fields[file]", "invalid_parameter"),
+    # sort and reserved names
+    ([("sort", "created-at")], {}, "sort", "unsupported_parameter"),
+    ([("sort", "")], {"is_list": True}, "sort", "unsupported_parameter"),
+    ([("foo", "1")], {}, "foo", "unsupported_parameter"),
+    ([("fields", "filename")], {}, "fields", "unsupported_parameter"),
+    ([("page", "2")], {"is_list": True}, "page", "unsupported_parameter"),
+    ([("filter", "x")], {"is_list": True}, "filter", "unsupported_parameter"),
+    ([("included", "organization")], {}, "included", "unsupported_parameter"),
+    ([("foo[bar]", "1")], {}, "foo[bar]", "unsupported_parameter"),
+    ([("fields[file", "filename")], {}, "fields[file", "unsupported_parameter"),
+    ([("page[size][x]", "1")], {"is_list": True}, "page[size][x]", "unsupported_parameter"),
+    ([("fields]file[", "x")], {}, "fields]file[", "unsupported_parameter"),
+    # near misses of our own names
+    ([("url_ttl", "60")], {}, "url_ttl", "unsupported_parameter"),
+    ([("URL-TTL", "60")], {}, "URL-TTL", "unsupported_parameter"),
+    ([("webhookId", WEBHOOK)], {}, "webhookId", "unsupported_parameter"),
+    ([("api_version", "2023-01-05")], {}, "api_version", "unsupported_parameter"),
+    ([("Include", "organization")], {}, "Include", "unsupported_parameter"),
+    ([("Fields[file]", "filename")], {}, "Fields[file]", "unsupported_parameter"),
+    # pagination
+    ([("page[size]", "0")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "101")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "abc")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "1.5")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "-1")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "+5")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", " 5")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "\u0665")], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[size]", "1" * 5000)], {"is_list": True}, "page[size]", "invalid_parameter"),
+    ([("page[after]", "")], {"is_list": True}, "page[after]", "invalid_parameter"),
+    ([("page[after]", "x" * 1001)], {"is_list": True}, "page[after]", "invalid_parameter"),
+    ([("page[number]", "2")], {"is_list": True}, "page[number]", "unsupported_parameter"),
+    ([("page[size]", "10")], {}, "page[size]", "unsupported_parameter"),
+    ([("page[after]", "c")], {}, "page[after]", "unsupported_parameter"),
+    # filters
+    ([("filter[id]", "")], {"is_list": True}, "filter[id]", "invalid_parameter"),
+    ([("filter[id]", ",".join([FILE_A] * 101))], {"is_list": True}, "filter[id]",
+     "invalid_parameter"),
+    ([("filter[id]", "file_bad")], {"is_list": True}, "filter[id]", "invalid_parameter"),
+    ([("filter[id]", f"{FILE_A},,{FILE_B}")], {"is_list": True}, "filter[id]",
+     "invalid_parameter"),
+    ([("filter[id]", f"{FILE_A} ")], {"is_list": True}, "filter[id]", "invalid_parameter"),
+    ([("filter[id]", KEY)], {"is_list": True, "id_prefix": "file"}, "filter[id]",
+     "invalid_parameter"),
+    ([("filter[name]", "x")], {"is_list": True}, "filter[name]", "unsupported_parameter"),
+    ([("filter[id]", FILE_A)], {}, "filter[id]", "unsupported_parameter"),
+    # minting
+    ([("url-ttl", "0")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-ttl", "86401")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-ttl", "abc")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-ttl", "")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-ttl", "1e3")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-ttl", "60.0")], {}, "url-ttl", "invalid_parameter"),
+    ([("url-disposition", "Attachment")], {}, "url-disposition", "invalid_parameter"),
+    ([("url-disposition", "download")], {}, "url-disposition", "invalid_parameter"),
+    ([("url-disposition", "")], {}, "url-disposition", "invalid_parameter"),
+    ([("webhook-id", KEY)], {}, "webhook-id", "invalid_parameter"),
+    ([("webhook-id", "wbh_short")], {}, "webhook-id", "invalid_parameter"),
+    ([("webhook-id", "")], {}, "webhook-id", "invalid_parameter"),
+    ([("url-ttl", "60")], {"primary_type": "api-key"}, "url-ttl", "unsupported_parameter"),
+    ([("url-disposition", "inline")], {"primary_type": "organization"}, "url-disposition",
+     "unsupported_parameter"),
+    ([("webhook-id", WEBHOOK)], {"mints": False}, "webhook-id", "unsupported_parameter"),
+    # given twice
+    ([("url-ttl", "60"), ("url-ttl", "60")], {}, "url-ttl", "invalid_parameter"),
+    ([("include", "organization"), ("include", "organization")], {}, "include",
+     "invalid_parameter"),
+    ([("fields[file]", "url"), ("fields[file]", "filename")], {}, "fields[file]",
+     "invalid_parameter"),
+    ([("api-version", "2023-01-05"), ("api-version", "2023-01-05")], {}, "api-version",
+     "invalid_parameter"),
+    ([("page[size]", "5"), ("page[size]", "6")], {"is_list": True}, "page[size]",
+     "invalid_parameter"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "overrides", "parameter", "code"),
+    REFUSALS,
+    ids=[f"{i}-{r[2]}" for i, r in enumerate(REFUSALS)],
+)
+def test_refusals(
+    args: list[tuple[str, str]], overrides: dict[str, Any], parameter: str, code: str,
+    validate: Any,
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse(args, **overrides)
+    error = caught.value
+    assert len(error.errors) == 1, [e.detail for e in error.errors]
+    assert error.status == 400
+    assert error.code == code
+    assert error.source == {"parameter": parameter}
+    assert error.detail
+    validate(error_document([error]))
+
+
+def test_every_problem_is_reported(validate: Any) -> None:
+    with pytest.raises(ApiErrorGroup) as caught:
+        parse([("sort", "x"), ("url-ttl", "0"), ("include", "nope"), ("utm-source", "ad")])
+    sources = [e.source for e in caught.value.errors]
+    assert sources == [{"parameter": "sort"}, {"parameter": "url-ttl"}, {"parameter": "include"}]
+    assert caught.value.status == 400
+    document = error_document([caught.value])
+    validate(document)
+    assert len(document["errors"]) == 3
+
+
+def test_a_bad_repeated_parameter_is_reported_once() -> None:
+    with pytest.raises(ApiError) as caught:
+        parse([("sort", "a"), ("sort", "b")])
+    assert len(caught.value.errors) == 1 and caught.value.code == "unsupported_parameter"
+
+
+def test_defaults() -> None:
+    options = parse([])
+    assert options == QueryOptions()
+    assert options.include is None
+    assert options.fields == {}
+    assert options.page_size == DEFAULT_PAGE_SIZE == 25
+    assert options.page_after is None and options.filter_ids is None
+    assert options.url_disposition == "inline"
+    assert options.url_ttl is None and options.webhook_id is None and options.api_version is None
+
+
+def test_empty_include_asks_for_an_empty_included() -> None:
+    assert parse([("include", "")]).include == ()
+
+
+def test_include_paths_checked_and_deduplicated() -> None:
+    options = parse([("include", "organization,created-by.organization,organization,created-by")])
+    assert options.include == ("organization", "created-by.organization", "created-by")
+    assert parse([("include", "organization")], primary_type="api-key").include == (
+        "organization",
+    )
+
+
+def test_fieldsets() -> None:
+    options = parse([
+        ("fields[file]", "filename,metadata.project,metadata.a.b,filename"),
+        ("fields[organization]", ""),
+        ("fields[api-key]", "name,organization"),  # a relationship name is accepted
+    ])
+    assert options.fields == {
+        "file": ("filename", "metadata.project", "metadata.a.b"),
+        "organization": (),
+        "api-key": ("name", "organization"),
+    }
+
+
+def test_wants_attribute() -> None:
+    options = parse([("fields[file]", "filename,metadata.k")])
+    assert options.wants_attribute("file", "filename")
+    assert options.wants_attribute("file", "metadata")
+    assert not options.wants_attribute("file", "url")
+    assert options.wants_attribute("organization", "name")
+    assert not parse([("fields[file]", "")]).wants_attribute("file", "url")
+
+
+def test_list_parameters() -> None:
+    options = parse(
+        [("page[size]", "100"), ("page[after]", "opaque-cursor"),
+         ("filter[id]", f"{FILE_A},{FILE_B},{FILE_A}"), ("fields[file]", "url")],
+        is_list=True, id_prefix="file",
+    )
+    assert options.page_size == 100
+    assert options.page_after == "opaque-cursor"
+    assert options.filter_ids == (FILE_A, FILE_B)
+    assert parse([("page[size]", "1")], is_list=True).page_size == 1
+    hundred = ",".join("file_" + f"{i:022d}" for i in range(100))
+    assert len(parse([("filter[id]", hundred)], is_list=True).filter_ids or ()) == 100
+
+
+def test_minting_parameters() -> None:
+    options = parse([
+        ("url-ttl", "86400"), ("url-disposition", "attachment"), ("webhook-id", WEBHOOK),
+        ("api-version", "whatever-resolution-checks-this"),
+    ])
+    assert options.url_ttl == 86400
+    assert options.url_disposition == "attachment"
+    assert options.webhook_id == WEBHOOK
+    assert options.api_version == "whatever-resolution-checks-this"
+    assert parse([("url-ttl", "1")]).url_ttl == 1
+    assert parse([("url-disposition", "inline")]).url_disposition == "inline"
+    assert parse([("url-ttl", "60")], primary_type="api-key", mints=True).url_ttl == 60
+
+
+def test_api_version_is_allowed_on_every_endpoint() -> None:
+    assert parse([("api-version", "2023-01-05")], primary_type="organization").api_version == (
+        "2023-01-05"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["utm-source", "_", "access_token", "Foo[bar]", "x-trace", "cache_buster", ""]
+)
+def test_implementation_specific_parameters_are_ignored(name: str) -> None:
+    assert parse([(name, "1"), (name, "2")]) == QueryOptions()
+
+
+def test_api_version_param() -> None:
+    assert api_version_param([]) is None
+    assert api_version_param([("x", "1"), ("api-version", "2023-01-05")]) == "2023-01-05"
+    with pytest.raises(ApiError) as caught:
+        api_version_param([("api-version", "a"), ("api-version", "a")])
+    assert caught.value.source == {"parameter": "api-version"}
+
+
+NAMES = st.one_of(
+    st.sampled_from([
+        "include", "sort", "fields[file]", "fields[api-key]", "fields[x]", "fields", "page[size]",
+        "page[after]", "page[x]", "filter[id]", "filter[x]", "url-ttl", "url-disposition",
+        "webhook-id", "api-version", "foo", "foo[bar]", "url_ttl", "utm-source", "fields[file",
+    ]),
+    st.text(max_size=20),
+)
+VALUES = st.one_of(
+    st.sampled_from([
+        "", "organization", "created-by.organization", "a.b.c", "filename,metadata.k", "25",
+        "0", "101", FILE_A, f"{FILE_A},{FILE_B}", WEBHOOK, "inline", "attachment", "60",
+        "metadata.", ",", ".",
+    ]),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    args=st.lists(st.tuples(NAMES, VALUES), max_size=8),
+    is_list=st.booleans(),
+    primary=st.sampled_from(sorted(KNOWN_TYPES)),
+)
+def test_parse_query_raises_only_api_errors(
+    args: list[tuple[str, str]], is_list: bool, primary: str
+) -> None:
+    try:
+        options = parse(args, is_list=is_list, primary_type=primary)
+    except ApiError as error:
+        assert error.status == 400
+        for one in error.errors:
+            assert one.source is not None and set(one.source) == {"parameter"}
+            assert one.source["parameter"] in {name for name, _ in args}
+        return
+    assert isinstance(options, QueryOptions)
+    assert 1 <= options.page_size <= 100
