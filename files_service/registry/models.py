@@ -1,0 +1,58 @@
+"""The registry's records: plain frozen dataclasses, what the rest of the service sees of rows.
+Times are Unix seconds (floats, microsecond precision)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_FILE_URL_TTL = 21600  # 6 hours
+MAX_FILE_URL_TTL = 86400  # one day
+ACTIVE = "active"
+REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    organization_id: str
+    name: str
+    status: str  # ACTIVE or REVOKED
+    file_url_ttl: int
+    api_version: str | None  # None until pinned
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    organization_id: str
+    url: str
+    status: str
+    file_url_ttl: int
+    api_version: str | None
+    created_at: float
+
+
+Principal = ApiKey | Webhook
+
+
+@dataclass(frozen=True)
+class File:
+    id: str
+    organization_id: str
+    filename: str
+    content_type: str
+    byte_size: int
+    checksum: str  # SHA-256, lowercase hex
+    storage_key: str  # never shown to users
+    created_by: str | None  # api-key id; None for a CLI upload
+    created_at: float
+    metadata: dict[str, Any] = field(default_factory=dict)

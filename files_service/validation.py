@@ -1,0 +1,73 @@
+"""Checks on values users supply (§2). Each raises ``ValidationError`` naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import ValidationError
+from .registry.models import MAX_FILE_URL_TTL
+
+MAX_FILENAME_BYTES = 255
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def validate_filename(filename: object, field: str = "filename") -> str:
+    """1 to 255 bytes of UTF-8, no ``/``, no NUL and no other control character."""
+    if not isinstance(filename, str):
+        raise ValidationError(field, "must be a string")
+    try:
+        size = len(filename.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid UTF-8") from None
+    if not 1 <= size <= MAX_FILENAME_BYTES:
+        raise ValidationError(field, f"must be 1 to {MAX_FILENAME_BYTES} bytes of UTF-8")
+    if "/" in filename:
+        raise ValidationError(field, "must not contain '/'")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in filename):
+        raise ValidationError(field, "must not contain control characters")
+    if filename in (".", ".."):
+        raise ValidationError(field, "must not be '.' or '..'")
+    return filename
+
+
+def validate_ttl(value: object, field: str = "file-url-ttl") -> int:
+    """A whole number of seconds from 1 to 86400; anything else is refused, never clamped."""
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a whole number of seconds")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise ValidationError(field, "must be a whole number of seconds from 1 to 86400")
+        value = int(text)
+    if not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number of seconds from 1 to 86400")
+    if not 1 <= value <= MAX_FILE_URL_TTL:
+        raise ValidationError(
+            field, f"must be from 1 to {MAX_FILE_URL_TTL} seconds (one day); got {value}"
+        )
+    return value
+
+
+def validate_content_type(value: object, field: str = "content-type") -> str:
+    """A ``type/subtype`` media type, optionally with parameters, in printable ASCII."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "must be a media type such as 'text/plain'")
+    if len(value) > 255 or not value.isascii() or any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise ValidationError(field, "must be printable ASCII of at most 255 characters")
+    main = value.split(";", 1)[0].strip()
+    kind, sep, sub = main.partition("/")
+    if not sep or not kind or not sub or " " in main:
+        raise ValidationError(field, "must be a media type such as 'text/plain'")
+    return value
+
+
+def validate_metadata(value: object, field: str = "metadata") -> dict[str, Any]:
+    """A JSON object with string keys, at most 16 KiB serialized."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValidationError(field, "must be a JSON object with string keys")
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
+        raise ValidationError(field, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
