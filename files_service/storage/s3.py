@@ -1,0 +1,292 @@
+"""Objects in an S3 bucket (or any S3-compatible store): ``s3://bucket/prefix``.
+
+A key is stored at ``prefix/key``. Reads of a range ask S3 for that range; writes are streamed,
+as one ``PutObject`` when the object fits in one part and as a multipart upload otherwise,
+aborted on any error. Every botocore error is translated here into ``ObjectNotFound`` or
+``StorageUnavailable``, with a message that names the operation and S3's error code but never
+the credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import urllib3.exceptions
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.response import StreamingBody
+
+from files_service.errors import ObjectNotFound, StorageError, StorageUnavailable
+from files_service.storage.interface import (
+    CHUNK_SIZE,
+    ObjectInfo,
+    ReadStream,
+    WriteResult,
+    validate_key,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (but the last)
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a SigV4 signature may live
+
+# Loose on purpose: legacy buckets may hold capitals and underscores. What matters is that the
+# name cannot carry a path, a host or credentials.
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{3,255}")
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# What reading a response body can raise once the response has begun.
+_STREAM_ERRORS = (BotoCoreError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+
+
+class S3ReadStream(ReadStream):
+    """The chunks of one ``GetObject`` body; closing it closes the body, which releases the
+    pooled connection."""
+
+    def __init__(self, key: str, body: StreamingBody | None) -> None:
+        self._key = key
+        self._body = body
+        self._chunks: Iterator[bytes] = iter(()) if body is None else body.iter_chunks(CHUNK_SIZE)
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise
+        except _STREAM_ERRORS as exc:
+            self.close()
+            raise StorageUnavailable(
+                f"reading {self._key!r} from S3 failed: {type(exc).__name__}"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the body; safe to call more than once."""
+        body, self._body, self._chunks = self._body, None, iter(())
+        if body is not None:
+            body.close()
+
+
+class S3Storage:
+    """The ``Storage`` of a bucket, under an optional key prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        *,
+        client: Any = None,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        part_size: int = 8 * 1024 * 1024,
+    ) -> None:
+        """``client`` replaces the boto3 client built from the other arguments and the usual AWS
+        credential chain (its timeouts and retries are then the client's own)."""
+        if not _BUCKET.fullmatch(bucket):
+            # The name is not echoed: a mistyped URL may hold a secret where the bucket goes.
+            raise ValueError("S3 bucket name must be 3 to 255 of A-Z a-z 0-9 . _ -")
+        prefix = prefix.strip("/")
+        if prefix:
+            validate_key(prefix)
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"S3 part size must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.part_size = part_size
+        self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        if client is None:
+            client = _make_client(
+                endpoint_url, connect_timeout=connect_timeout, read_timeout=read_timeout
+            )
+        # boto3 makes a client's methods at runtime: there is no static type to name here.
+        self.client: Any = client
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time from ``HeadObject``, or ``ObjectNotFound``."""
+        full_key = self._full_key(key)
+        with self._translate("HeadObject", key):
+            head = self.client.head_object(Bucket=self.bucket, Key=full_key)
+        return ObjectInfo(
+            key=key,
+            size=int(head["ContentLength"]),
+            last_modified=head["LastModified"].timestamp(),
+        )
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ReadStream:
+        """Stream bytes ``start`` .. ``end`` (inclusive) with one ``GetObject``, which carries a
+        ``Range`` header whenever not the whole object is asked for."""
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid byte range {start}-{end}")
+        params = {"Bucket": self.bucket, "Key": self._full_key(key)}
+        ranged = start > 0 or end is not None
+        if ranged:
+            params["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            response = self.client.get_object(**params)
+        except (BotoCoreError, ClientError) as exc:
+            # A range starting past the end selects no bytes; other backends then yield nothing.
+            if _error_code(exc) == "InvalidRange":
+                return S3ReadStream(key, None)
+            raise _domain_error(exc, "GetObject", self.bucket, key) from exc
+        body: StreamingBody = response["Body"]
+        if ranged and not response.get("ContentRange"):
+            # A store that ignored the Range would have us send the wrong bytes as the range.
+            body.close()
+            raise StorageUnavailable("S3 answered a ranged GetObject with the whole object")
+        return S3ReadStream(key, body)
+
+    def write(self, key: str, chunks: Iterable[bytes]) -> WriteResult:
+        """Stream ``chunks`` to S3, holding at most about one part in memory."""
+        full_key = self._full_key(key)
+        digest = hashlib.sha256()
+        size = 0
+        buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer += chunk
+                # Strictly more than a part: only then is it sure that this is not the last part
+                # and so that the object needs a multipart upload at all.
+                while len(buffer) > self.part_size:
+                    if upload_id is None:
+                        with self._translate("CreateMultipartUpload"):
+                            created = self.client.create_multipart_upload(
+                                Bucket=self.bucket, Key=full_key
+                            )
+                        upload_id = created["UploadId"]
+                    part = bytes(buffer[: self.part_size])
+                    del buffer[: self.part_size]
+                    parts.append(self._upload_part(key, full_key, upload_id, len(parts) + 1, part))
+            if upload_id is None:
+                with self._translate("PutObject"):
+                    self.client.put_object(Bucket=self.bucket, Key=full_key, Body=buffer)
+            else:
+                parts.append(self._upload_part(key, full_key, upload_id, len(parts) + 1, buffer))
+                with self._translate("CompleteMultipartUpload"):
+                    self.client.complete_multipart_upload(
+                        Bucket=self.bucket,
+                        Key=full_key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},
+                    )
+        except BaseException:
+            if upload_id is not None:
+                self._abort(full_key, upload_id)
+            raise
+        return WriteResult(key=key, size=size, sha256=digest.hexdigest())
+
+    def delete(self, key: str) -> None:
+        """``DeleteObject``; S3 itself takes a missing object as deleted."""
+        full_key = self._full_key(key)
+        with self._translate("DeleteObject"):
+            self.client.delete_object(Bucket=self.bucket, Key=full_key)
+
+    def check(self) -> None:
+        """``HeadBucket``: the endpoint answers, the bucket exists and the credentials work."""
+        with self._translate("HeadBucket"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def presigned_get_url(
+        self, key: str, expires_in: int, *, content_type: str, content_disposition: str
+    ) -> str:
+        """A URL of S3 itself that serves the object for ``expires_in`` seconds with the given
+        ``Content-Type`` and ``Content-Disposition`` (for the ``redirect`` delivery mode)."""
+        if not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"a presigned URL lives 1 to {MAX_PRESIGN_SECONDS} seconds")
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._full_key(key),
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition,
+        }
+        with self._translate("presign GetObject"):
+            url: str = self.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires_in
+            )
+        return url
+
+    def object_url_path(self, key: str) -> str:
+        """``/<bucket>/<prefix/key>``, percent-encoded: the path-style path of the object on the
+        S3 endpoint (for an nginx ``accel`` location that proxies to it)."""
+        return f"/{quote(self.bucket, safe='')}/{quote(self._full_key(key), safe='/')}"
+
+    def _full_key(self, key: str) -> str:
+        validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _upload_part(
+        self, key: str, full_key: str, upload_id: str, number: int, data: bytes | bytearray
+    ) -> dict[str, Any]:
+        """Upload part ``number``; what ``CompleteMultipartUpload`` needs to know of it."""
+        with self._translate("UploadPart"):
+            uploaded = self.client.upload_part(
+                Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+        return {"ETag": uploaded["ETag"], "PartNumber": number}
+
+    def _abort(self, full_key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
+        except (BotoCoreError, ClientError) as exc:
+            # The write's own error is the one to report; the parts left behind cost money
+            # until a lifecycle rule (AbortIncompleteMultipartUpload) removes them.
+            log.warning(
+                "could not abort multipart upload of %r in bucket %r: %s",
+                full_key,
+                self.bucket,
+                type(exc).__name__,
+            )
+
+    @contextmanager
+    def _translate(self, operation: str, key: str | None = None) -> Iterator[None]:
+        """Raise botocore's errors as the domain's: ``ObjectNotFound`` only where a ``key`` is
+        given (a read), ``StorageUnavailable`` otherwise."""
+        try:
+            yield
+        except (BotoCoreError, ClientError) as exc:
+            raise _domain_error(exc, operation, self.bucket, key) from exc
+
+
+def _make_client(endpoint_url: str | None, *, connect_timeout: float, read_timeout: float) -> Any:
+    options: dict[str, Any] = {
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        "retries": {"max_attempts": 2, "mode": "standard"},
+        "signature_version": "s3v4",
+    }
+    if endpoint_url:
+        # S3-compatible stores (MinIO, Ceph, moto) rarely resolve bucket subdomains; the accel
+        # mode's object_url_path is path-style too.
+        options["s3"] = {"addressing_style": "path"}
+    # A session of its own: the default one boto3.client() shares is not thread-safe.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=Config(**options))
+
+
+def _error_code(exc: BaseException | None) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _domain_error(exc: Exception, operation: str, bucket: str, key: str | None) -> StorageError:
+    code = _error_code(exc)
+    if key is not None and code in _NOT_FOUND_CODES:
+        return ObjectNotFound(key)
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        detail = f"{code or 'error'} (HTTP {status})"
+    else:
+        # Not str(exc): the class says what went wrong (EndpointConnectionError,
+        # ConnectTimeoutError, NoCredentialsError...) without echoing URLs or parameters.
+        detail = type(exc).__name__
+    return StorageUnavailable(f"S3 {operation} on bucket {bucket!r} failed: {detail}")
