@@ -1,0 +1,113 @@
+"""The registry's tables, as SQLAlchemy Core, portable between SQLite and PostgreSQL.
+
+Times are ``BigInteger`` microseconds since the Unix epoch: exact, sortable and the same on every
+backend (SQLite has no timestamp type, and float seconds would not compare exactly in cursors).
+The records in ``models.py`` expose them as float seconds.
+
+``SCHEMA_VERSION`` is the version this code needs; ``schema_version`` holds the one a database is
+at. Raise it together with a migration step in ``sql.MIGRATIONS`` whenever a table changes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+# Named constraints, so that a later migration can drop or alter them by a known name on
+# every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ID = 64  # ids are ~27 characters; room to spare without being unbounded
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column(
+        "organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False, index=True
+    ),
+    Column("name", String(200), nullable=False, default=""),
+    # SHA-256 hex of the secret; the plaintext is never stored.
+    Column("secret_hash", String(64), nullable=False, unique=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("file_url_ttl", Integer, nullable=False),
+    Column("api_version", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("status IN ('active', 'revoked')", name="status"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column(
+        "organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False, index=True
+    ),
+    Column("url", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("file_url_ttl", Integer, nullable=False),
+    Column("api_version", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("status IN ('active', 'revoked')", name="status"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("byte_size", BigInteger, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("storage_key", String(1024), nullable=False),
+    Column("created_by", String(_ID), ForeignKey("api_keys.id"), nullable=True),
+    # JSON text rather than a JSON type: the same on SQLite and PostgreSQL, never queried into.
+    Column("metadata_json", Text, nullable=False, default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+)
+# Serves the newest-first keyset listing of one organization's files
+# (WHERE organization_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC).
+Index(
+    "ix_files_organization_id_created_at_id",
+    files.c.organization_id,
+    files.c.created_at,
+    files.c.id,
+)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    # Always 1: the primary key keeps the table to a single row.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
