@@ -1,0 +1,35 @@
+"""Delivery: the pure HTTP logic of serving a download (SPEC §4).
+
+Functions over header strings and numbers, no Flask and no I/O, run on every download:
+
+- :mod:`.conditional` — Range / If-Range / If-None-Match / If-Modified-Since to a
+  :class:`Decision` (200, 206, 304 or 416 and the bytes to send);
+- :mod:`.disposition` — the ``Content-Disposition`` header;
+- :mod:`.caching` — ``Cache-Control`` from the token's expiry, and the fixed security and
+  CORS headers.
+"""
+
+from .caching import (
+    CACHE_MODES,
+    CORS_HEADERS,
+    PREFLIGHT_ALLOWED_HEADERS,
+    SECURITY_HEADERS,
+    cache_control,
+    preflight_headers,
+)
+from .conditional import Decision, evaluate
+from .disposition import DISPOSITIONS, ascii_fallback, content_disposition
+
+__all__ = [
+    "CACHE_MODES",
+    "CORS_HEADERS",
+    "DISPOSITIONS",
+    "PREFLIGHT_ALLOWED_HEADERS",
+    "SECURITY_HEADERS",
+    "Decision",
+    "ascii_fallback",
+    "cache_control",
+    "content_disposition",
+    "evaluate",
+    "preflight_headers",
+]
