@@ -1,0 +1,57 @@
+"""Prometheus metrics. Labels are fixed, small enumerations: never a token, a key, a filename
+or an id, so no secret can reach a scrape and cardinality stays bounded."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+DOWNLOAD_OUTCOMES = (
+    "ok", "partial", "not_modified", "invalid_token", "expired_token", "revoked_token",
+    "unauthorized", "not_found", "range_not_satisfiable", "storage_unavailable",
+    "method_not_allowed", "registry_unavailable", "preflight", "redirect", "accel", "aborted",
+)
+
+
+class Metrics:
+    """The service's counters, registered in a registry of their own (one per app, so tests
+    can build many apps in one process). Under several gunicorn workers prometheus-client's
+    multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``files-service serve``) sums the
+    workers' values for every scrape."""
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir
+        self.downloads = Counter(
+            "files_downloads", "Download requests by outcome", ["outcome"],
+            registry=self.registry,
+        )
+        self.bytes_sent = Counter(
+            "files_download_bytes", "Bytes of file content sent", registry=self.registry
+        )
+        self.urls_minted = Counter(
+            "files_urls_minted", "Download URLs minted, by URL style", ["style"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "files_auth_failures", "Refused API keys and tokens, by kind", ["kind"],
+            registry=self.registry,
+        )
+        self.api_requests = Histogram(
+            "files_api_request_seconds", "API request latency", ["method", "status"],
+            registry=self.registry,
+        )
+        # Pre-create every label so a scrape shows zeros rather than missing series.
+        for outcome in DOWNLOAD_OUTCOMES:
+            self.downloads.labels(outcome)
+        for style in ("current", "legacy"):
+            self.urls_minted.labels(style)
+
+    def exposition(self) -> bytes:
+        """The text format for ``/metrics``."""
+        if self.multiprocess_dir and os.path.isdir(self.multiprocess_dir):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)
+            return generate_latest(merged)
+        return generate_latest(self.registry)

@@ -1,0 +1,83 @@
+"""The real thing: ``files-service serve`` under gunicorn on a loopback port, driven by the
+CLI and plain HTTP, as a new user would. Also proves that no token or API key secret ever
+reaches the server's logs."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.registry.conftest import PG_ENV, isolated_postgres_url
+
+pytestmark = pytest.mark.e2e
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def exercise(server) -> None:  # type: ignore[no-untyped-def]
+    demo = server.cli_json("demo")
+    server.start(workers=2)
+    status, headers, body = fetch(demo["url"])
+    assert status == 200
+    assert body.startswith(b"Hello from files_service!")
+    assert headers["Content-Disposition"].startswith("inline;")
+
+    token = demo["url"].split("access_token=")[1]
+    bad = demo["url"][:-3] + ("AAA" if not demo["url"].endswith("AAA") else "BBB")
+    assert fetch(bad)[0] == 403
+
+    legacy = server.cli_json("mint", demo["file"], "--key", demo["api-key"],
+                             "--version", "2022-09-01")
+    assert "/api/v1/files/" in legacy["url"] and legacy["expires-at"] is None
+    assert fetch(legacy["url"])[0] == 401
+    auth = {"Authorization": f"Bearer {demo['secret']}"}
+    status, _, body = fetch(legacy["url"], auth)
+    assert status == 200 and body.startswith(b"Hello")
+    assert fetch(server.base + "/readyz")[0] == 200
+    metrics = fetch(server.base + "/metrics")[2].decode()
+    assert 'files_downloads_total{outcome="ok"}' in metrics
+
+    log = server.stop()
+    assert "GET /" in log  # the access log is there…
+    legacy_token = legacy["url"].split("/api/v1/files/")[1].split("/")[0]
+    for secret in (token, legacy_token, demo["secret"], bad.split("access_token=")[1]):
+        assert secret not in log  # …and no secret is in it
+        assert secret[-16:] not in log
+
+
+def test_serve_downloads_and_keeps_secrets_out_of_logs(make_server):
+    exercise(make_server())
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} is not set")
+def test_serve_on_postgresql(make_server):
+    with isolated_postgres_url(os.environ[PG_ENV]) as url:
+        exercise(make_server(FILES_DATABASE_URL=url))
+
+
+def test_bad_setting_refuses_to_start_in_one_line(make_server):
+    server = make_server()
+    server.env["FILES_CDN_CACHE"] = "everywhere"
+    result = server.cli("serve", check=False)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "FILES_CDN_CACHE" in lines[0]
+
+
+def test_unreachable_database_refuses_to_start(make_server):
+    server = make_server()
+    server.env["FILES_DATABASE_URL"] = "postgresql://root@127.0.0.1:1/test"
+    result = server.cli("serve", check=False)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1
