@@ -2,8 +2,9 @@ FROM python:3.11-slim
 
 RUN useradd --create-home --uid 10001 files
 WORKDIR /app
-COPY requirements.txt ./
-RUN pip install --no-cache-dir -r requirements.txt
+# requirements.lock: every transitive dependency pinned with its hashes (make lock).
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY setup.cfg pyproject.toml README.md wsgi.py ./
 COPY files_service ./files_service
 RUN pip install --no-cache-dir --no-deps . && mkdir -p /app/var && chown files:files /app/var

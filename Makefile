@@ -4,7 +4,7 @@ VENV ?= .venv
 BIND ?= 127.0.0.1:8000
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench load clean install install-dev
+.PHONY: run test lint lock bench load clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
+
+# The production lock: every dependency of requirements.txt, pinned with hashes.
+lock: install-dev
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
+	  --no-emit-index-url --no-emit-find-links -o requirements.lock requirements.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

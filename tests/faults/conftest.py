@@ -1,0 +1,93 @@
+"""A private PostgreSQL server for fault tests: initdb into a temporary directory, started on a
+free loopback port, stopped and started at will. The machine's shared server is never touched.
+PostgreSQL refuses to run as root, so the server runs as the ``postgres`` user where the tests
+run as root."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(pg_ctl).parent if pg_ctl else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class PrivatePostgres:
+    bin: Path
+    data: Path
+    port: int
+    user: str | None  # run the server as this user (None: as ourselves)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-w", "-t", "30", "-l", str(self.data / "log"),
+            "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}", "start",
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "30", "-m", "immediate", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    bin_dir = _pg_bin()
+    if bin_dir is None or not (bin_dir / "initdb").exists():
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    user = None
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run a server as")
+        user = "postgres"
+    # Not under pytest's tmp_path: that tree is private to root, and the server's user must
+    # reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="files-pg-"))
+    try:
+        root.chmod(0o755)
+        if user:
+            shutil.chown(root, user)
+        server = PrivatePostgres(bin_dir, root / "data", _free_port(), user)
+        server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        server.start()
+        try:
+            yield server
+        finally:
+            try:
+                server.stop()
+            except subprocess.CalledProcessError:
+                pass  # already stopped by the test
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
