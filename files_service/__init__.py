@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import Clock
 from .download import DownloadApp, DownloadDispatcher
+from .redact import configure_logging
 from .registry import Registry
 from .services import Services, build_services
 from .settings import Settings
@@ -31,6 +32,7 @@ def create_app(
     """Build the WSGI app. ``settings`` default to ``Settings.from_env()``; tests pass theirs,
     and may pass a clock, registry or storage. With ``check`` the registry must be reachable and
     its schema current, or this raises (``SettingsError`` / ``RegistryError``)."""
+    configure_logging()
     settings = settings or Settings.from_env()
     services = build_services(settings, clock=clock, registry=registry, storage=storage)
     if check:
@@ -39,8 +41,9 @@ def create_app(
     app.config.update(MAX_CONTENT_LENGTH=None, JSON_SORT_KEYS=False)
     app.extensions[EXTENSION] = services
 
-    from . import health
+    from . import health, web_errors
 
+    web_errors.init_app(app)
     health.init_app(app)
     try:
         from . import api

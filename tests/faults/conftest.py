@@ -80,7 +80,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         if user:
             shutil.chown(root, user)
         server = PrivatePostgres(bin_dir, root / "data", _free_port(), user)
-        server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        server._run(
+            "initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
         server.start()
         try:
             yield server

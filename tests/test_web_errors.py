@@ -1,0 +1,64 @@
+"""Errors outside the API and download paths are JSON:API documents too, and an unexpected
+exception is a plain 500 whose log line carries no secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from files_service.redact import RedactingFilter, redact
+
+TOKEN = "k1.file_AAAAAAAAAAAAAAAAAAAAAA.key_BBBBBBBBBBBBBBBBBBBBBB.1767246000.i.SIGSIGSIG"
+
+
+def test_unknown_path_is_a_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/vnd.api+json"
+    assert json.loads(response.data)["errors"][0]["code"] == "not_found"
+
+
+def test_wrong_method_is_a_json_405_with_allow(client):
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_exception_is_a_plain_500(app, caplog):
+    @app.get("/x/boom")
+    def boom():  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"failed near access_token={TOKEN}")
+
+    client = app.test_client()
+    response = client.get("/x/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and "RuntimeError" not in body and TOKEN not in body
+    assert json.loads(body)["errors"][0]["code"] == "internal_error"
+
+
+def test_redaction_of_urls_paths_and_keys():
+    line = (
+        f"GET /report.pdf?access_token={TOKEN}&x=1 /api/v1/files/{TOKEN}/report.pdf "
+        "Authorization: Bearer fsk_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    )
+    clean = redact(line)
+    assert TOKEN not in clean and "SIGSIG" not in clean
+    assert "fsk_abcdef" not in clean
+    assert "/report.pdf" in clean and "x=1" in clean
+
+
+def test_the_log_filter_redacts_messages_and_tracebacks():
+    try:
+        raise ValueError(f"bad token {TOKEN} in /api/v1/files/{TOKEN}/a.txt")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "files_service", logging.ERROR, __file__, 1, "serving %s", (f"?access_token={TOKEN}",),
+            sys.exc_info(),
+        )
+    RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "SIGSIG" not in text
+    assert "ValueError" in text
