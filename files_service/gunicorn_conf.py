@@ -13,12 +13,23 @@ from gunicorn.glogging import Logger
 
 from files_service.redact import redact
 
-# gthread: a slow client holds a thread, not a whole worker.
+# gthread: a slow client holds a thread, not a whole worker. In stream mode a download holds
+# its thread for as long as the client takes to read it; 8 per worker stays under botocore's
+# pool of 10 connections per S3 client, so no download waits for, or churns, a connection.
+# (In accel and redirect modes a request is over in milliseconds.)
 worker_class = "gthread"
 threads = 8
+# Forwarded headers are believed only by the app's ProxyFix, for exactly FILES_TRUSTED_PROXIES
+# hops (§8). Gunicorn's own defaults would trust X-Forwarded-Proto from any loopback peer
+# (an nginx on the same host passes on what the client sent), whatever that setting says.
+forwarded_allow_ips = ""  # nobody
+secure_scheme_headers: dict[str, str] = {}
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
+# gunicorn 23+ opens a control socket under $HOME by default: one path shared by every
+# instance on the machine (and racing between them); this service has no use for it.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'

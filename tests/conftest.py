@@ -1,14 +1,19 @@
 """Shared fixtures: a movable clock, settings on a real SQLite file and a local storage
-directory under ``tmp_path``, apps built from them, and a small world (org, key, file)."""
+directory under ``tmp_path``, apps built from them, a small world (org, key, file), and one
+moto S3 server over real HTTP for the whole session (storage, download and e2e tests)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from flask import Flask
+from moto.server import ThreadedMotoServer
 
 from files_service import create_app, get_services
 from files_service.clock import ManualClock
@@ -22,6 +27,34 @@ from files_service.storage import Storage
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SIGNING_KEY = SigningKey("k1", b"test-signing-secret-of-32-bytes!!")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """The URL of a moto S3 server on a free local port, shared by the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+# Dummy credentials of the moto server, for clients built without the environment.
+S3_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "region_name": "us-east-1",
+}
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 client of an S3 endpoint with the dummy credentials (no environment read)."""
+    return boto3.session.Session(**S3_CREDENTIALS).client(
+        "s3", endpoint_url=endpoint,
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+    )
 
 
 @pytest.fixture

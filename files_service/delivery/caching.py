@@ -18,6 +18,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "cache_control",
     "preflight_headers",
+    "seconds_left",
 ]
 
 # The values of FILES_CDN_CACHE (SPEC §8).
@@ -81,9 +82,7 @@ def cache_control(expires_at: int | None, now: float, *, mode: str = "private") 
         raise ValueError(f"cache mode must be one of {CACHE_MODES}, not {mode!r}")
     if expires_at is None:
         return "private, no-cache"
-    # floor(expires_at - now) computed in integers: exact for an int expiry however far apart
-    # the two are (a float subtraction can round up), and never more for a float one.
-    remaining = math.floor(expires_at) - math.ceil(now)
+    remaining = seconds_left(expires_at, now)
     if remaining <= 0:
         return "no-store"
     if mode == "public":
@@ -91,6 +90,14 @@ def cache_control(expires_at: int | None, now: float, *, mode: str = "private") 
         # the expiry.
         return f"public, max-age={remaining}, s-maxage={remaining}"
     return f"private, max-age={remaining}"
+
+
+def seconds_left(expires_at: float, now: float) -> int:
+    """The whole seconds from ``now`` until ``expires_at``, rounded down (0 or less once it has
+    passed): what a cache lifetime or a storage URL's lifetime may be, never more."""
+    # Computed in integers: exact for an int expiry however far apart the two are (a float
+    # subtraction can round up), and never more for a float one.
+    return math.floor(expires_at) - math.ceil(now)
 
 
 def preflight_headers(request_headers_value: str | None) -> list[tuple[str, str]]:

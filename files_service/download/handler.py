@@ -3,7 +3,14 @@
 
 Downloads are the hot path, so they skip Flask's dispatch (contexts, URL map, hooks) and speak
 WSGI directly; all the HTTP decisions come from the pure ``delivery`` package, itself built on
-Werkzeug's header machinery. Every refusal is a JSON:API error document with ``no-store``."""
+Werkzeug's header machinery. Every refusal is a JSON:API error document with ``no-store``.
+
+``FILES_DELIVERY`` (docs/delivery.md) says who sends the bytes once the token is good and the
+answer decided: the service (``stream``), the storage itself behind a ``302`` to a presigned
+URL that dies with the token (``redirect``), or an nginx in front, told by ``X-Accel-Redirect``
+(``accel``). The checks, ``304`` and ``416`` are the service's in every mode; where a mode
+cannot answer exactly as ``stream`` would (a redirect inside the clock leeway, a request nginx
+would judge differently), the service streams that response itself."""
 
 from __future__ import annotations
 
@@ -11,17 +18,23 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from werkzeug.http import http_date
 
 from ..delivery import (
     CORS_HEADERS,
+    RANGE_HEADER,
     SECURITY_HEADERS,
+    Decision,
     cache_control,
     content_disposition,
     evaluate,
+    local_accel_path,
+    nginx_agrees,
     preflight_headers,
+    proxied_accel_path,
+    seconds_left,
 )
 from ..errors import (
     ObjectNotFound,
@@ -44,6 +57,11 @@ Headers = list[tuple[str, str]]
 JSON_API = "application/vnd.api+json"
 ALLOW = "GET, HEAD, OPTIONS"
 RETRY_AFTER = "5"
+# The longest a redirect's storage URL lives (the browser follows it at once; a short life
+# limits what a leaked Location is worth), and the life of the URL nginx proxies to in accel
+# mode (never seen outside nginx).
+REDIRECT_MAX_SECONDS = 300
+ACCEL_PRESIGN_SECONDS = 60
 _REASONS = {
     200: "200 OK", 204: "204 No Content", 206: "206 Partial Content", 302: "302 Found",
     304: "304 Not Modified", 401: "401 Unauthorized", 403: "403 Forbidden",
@@ -177,34 +195,27 @@ class DownloadApp:
         claims: Claims, file: File,
     ) -> Iterable[bytes]:
         now = self.clock.now()
+        delivery = self.settings.delivery
+        disposition = content_disposition(file.filename, claims.disposition)
+        if delivery == "redirect":
+            lifetime = self._redirect_lifetime(claims, now)
+            if lifetime is not None:
+                return self._redirect(start_response, file, disposition, lifetime, now, claims)
+            # Inside the clock leeway no storage URL could expire with the token: the service
+            # sends the bytes itself (no-store), as it would in stream mode.
         etag = f'"{file.checksum}"'
-        caching = cache_control(claims.expires_at, now, mode=self.settings.cdn_cache)
         validators: Headers = [
             ("ETag", etag),
             ("Last-Modified", http_date(int(file.created_at))),
-            ("Cache-Control", caching),
+            ("Cache-Control", cache_control(claims.expires_at, now, mode=self.settings.cdn_cache)),
         ]
-        disposition = content_disposition(file.filename, claims.disposition)
-        delivery = self.settings.delivery
-        if delivery == "redirect":
-            return self._redirect(start_response, file, claims, disposition, now)
-        if delivery == "accel":
-            self.metrics.downloads.labels("accel").inc()
-            headers = [
-                ("X-Accel-Redirect", self._accel_path(file)),
-                ("Content-Type", file.content_type),
-                ("Content-Disposition", disposition),
-                *validators,
-                *self.common,
-            ]
-            start_response(_REASONS[200], headers)
-            return []
+        range_header = environ.get("HTTP_RANGE")
         decision = evaluate(
             method=method,
             size=file.byte_size,
             etag=etag,
             last_modified=file.created_at,
-            range_header=environ.get("HTTP_RANGE"),
+            range_header=range_header,
             if_range=environ.get("HTTP_IF_RANGE"),
             if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
             if_modified_since=environ.get("HTTP_IF_MODIFIED_SINCE"),
@@ -218,19 +229,32 @@ class DownloadApp:
                 416, "range_not_satisfiable",
                 headers=[("Content-Range", decision.content_range or f"bytes */{file.byte_size}")],
             )
-        length = decision.length
-        headers = [
+        representation: Headers = [
             ("Content-Type", file.content_type),
-            ("Content-Length", str(length)),
             ("Accept-Ranges", "bytes"),
             ("Content-Disposition", disposition),
             *validators,
             *self.common,
         ]
+        if (
+            delivery == "accel"
+            and method == "GET"
+            and decision.length > 0
+            and nginx_agrees(
+                decision,
+                range_header=range_header,
+                if_match=environ.get("HTTP_IF_MATCH"),
+                if_unmodified_since=environ.get("HTTP_IF_UNMODIFIED_SINCE"),
+            )
+        ):
+            return self._accel(start_response, file, decision, representation)
+        # stream mode, a HEAD in any mode (every header is known without storage), and what
+        # accel or redirect hand back to the service (see above)
+        headers = [*representation, ("Content-Length", str(decision.length))]
         if decision.content_range:
             headers.append(("Content-Range", decision.content_range))
         outcome = "partial" if decision.status == 206 else "ok"
-        if method == "HEAD" or length == 0:
+        if method == "HEAD" or decision.length == 0:
             self.metrics.downloads.labels(outcome).inc()
             start_response(_REASONS[decision.status], headers)
             return []
@@ -248,21 +272,33 @@ class DownloadApp:
         start_response(_REASONS[decision.status], headers)
         return _CountingBody(stream, self.metrics)
 
+    # -- redirect mode -----------------------------------------------------------------------
+
+    @staticmethod
+    def _redirect_lifetime(claims: Claims, now: float) -> int | None:
+        """How long the storage URL may live: never past the token's expiry (a URL that
+        outlived its token would be a way around expiry and revocation), and never more than
+        ``REDIRECT_MAX_SECONDS`` (the browser follows it at once). None inside the clock
+        leeway, where no whole second is left."""
+        if claims.expires_at is None:  # legacy: bound to an API key, not to a time
+            return REDIRECT_MAX_SECONDS
+        left = seconds_left(claims.expires_at, now)
+        return min(left, REDIRECT_MAX_SECONDS) if left >= 1 else None
+
     def _redirect(
-        self, start_response: StartResponse, file: File, claims: Claims, disposition: str,
-        now: float,
+        self, start_response: StartResponse, file: File, disposition: str, lifetime: int,
+        now: float, claims: Claims,
     ) -> Iterable[bytes]:
         presign = getattr(self.storage, "presigned_get_url", None)
-        if presign is None:  # settings refuse this pairing; defend anyway
-            raise refusal(503, "storage_unavailable", headers=[("Retry-After", "60")])
-        # The storage URL must die no later than the token: a URL that outlived its token
-        # would be a way around revocation and expiry.
-        remaining = 300 if claims.expires_at is None else int(claims.expires_at - now)
-        lifetime = max(1, min(remaining, 300))
+        if presign is None:  # settings refuse this pairing at start; defend anyway
+            log.error("FILES_DELIVERY=redirect with storage that has no URLs of its own")
+            raise refusal(503, "storage_unavailable", headers=[("Retry-After", RETRY_AFTER)])
         try:
             location = presign(
                 file.storage_key, lifetime, content_type=file.content_type,
                 content_disposition=disposition,
+                # What the browser may cache under the storage URL: no longer than the token.
+                cache_control=cache_control(claims.expires_at, now, mode=self.settings.cdn_cache),
             )
         except StorageUnavailable:
             raise refusal(
@@ -271,17 +307,44 @@ class DownloadApp:
         self.metrics.downloads.labels("redirect").inc()
         start_response(
             _REASONS[302],
+            # no-store: the redirect itself must not outlive the short storage URL in a cache.
             [("Location", location), ("Cache-Control", "no-store"), ("Content-Length", "0"),
              *self.common],
         )
         return []
 
-    def _accel_path(self, file: File) -> str:
-        """The internal location nginx serves the object from (docs/delivery.md)."""
+    # -- accel mode --------------------------------------------------------------------------
+
+    def _accel(
+        self, start_response: StartResponse, file: File, decision: Decision,
+        representation: Headers,
+    ) -> Iterable[bytes]:
+        """``X-Accel-Redirect`` to the internal location that holds the bytes (docs/delivery.md).
+
+        nginx keeps ``Content-Type``, ``Content-Disposition`` and ``Cache-Control`` of this
+        response and drops the rest; its configuration adds back the fixed security and CORS
+        headers, and ``ETag`` / ``Last-Modified`` from this response's. The other headers are
+        sent all the same, for an nginx configured to add them from ``$upstream_http_*``."""
+        presign = getattr(self.storage, "presigned_get_url", None)
         base = self.settings.accel_location
-        if hasattr(self.storage, "object_url_path"):
-            return base + self.storage.object_url_path(file.storage_key)
-        return f"{base}/{quote(file.storage_key)}"
+        if presign is None:
+            path = local_accel_path(base, file.storage_key)
+        else:
+            try:
+                # nginx follows it at once, and it never leaves nginx: a short life is enough.
+                path = proxied_accel_path(base, presign(file.storage_key, ACCEL_PRESIGN_SECONDS))
+            except StorageUnavailable:
+                raise refusal(
+                    503, "storage_unavailable", headers=[("Retry-After", RETRY_AFTER)]
+                ) from None
+        headers: Headers = [("X-Accel-Redirect", path), *representation, ("Content-Length", "0")]
+        if decision.status == 206:
+            # The exact bytes for the S3 location to ask for (nginx's static module applies
+            # the client's own Range, which nginx_agrees has checked means the same).
+            headers.append((RANGE_HEADER, f"bytes={decision.start}-{decision.end}"))
+        self.metrics.downloads.labels("accel").inc()
+        start_response(_REASONS[200], headers)
+        return []
 
     def _error(self, start_response: StartResponse, err: ApiError) -> Iterable[bytes]:
         self.metrics.downloads.labels(err.code).inc()
@@ -298,13 +361,17 @@ class DownloadApp:
 
 
 class _CountingBody:
-    """The response body: the storage stream, counted into the bytes-sent metric. ``close``
-    releases the storage stream, whether the client read it all, went away or it failed."""
+    """The response body: the storage stream, counted into the bytes-sent metric.
+
+    ``close`` (which every WSGI server calls, whether the client read it all, went away or the
+    stream failed) releases the storage stream. A body that did not reach its end counts as
+    ``aborted``."""
 
     def __init__(self, stream: ReadStream, metrics: Any) -> None:
         self._stream = stream
         self._bytes = metrics.bytes_sent
         self._aborted = metrics.downloads.labels("aborted")
+        self._finished = False
 
     def __iter__(self) -> Iterator[bytes]:
         count = self._bytes.inc
@@ -314,12 +381,16 @@ class _CountingBody:
                 yield chunk
         except StorageUnavailable:
             # After the first byte the status line is gone: the only honest answer left is a
-            # short body, so let the server close the connection.
-            self._aborted.inc()
+            # short body. Raising makes the WSGI server close the connection, so the client
+            # sees fewer bytes than Content-Length said, never a complete-looking body.
             log.warning("storage failed mid-download; closing the connection")
             raise
+        self._finished = True
 
     def close(self) -> None:
+        if not self._finished:
+            self._finished = True  # count once, however often a server calls close
+            self._aborted.inc()
         self._stream.close()
 
 

@@ -1,31 +1,17 @@
-"""Fixtures for the storage tests: a moto S3 server reached over real HTTP (one per session),
-dummy AWS credentials, and a fresh bucket per test."""
+"""Fixtures for the storage tests: dummy AWS credentials and a fresh bucket per test, on the
+session's moto S3 server (``moto_endpoint``, in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 # Distinctive, so that a test can prove no error message ever carries it.
 SECRET_ACCESS_KEY = "dummy-secret-that-must-never-be-shown"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """The URL of a moto S3 server on a free local port, shared by the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
