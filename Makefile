@@ -4,7 +4,7 @@ VENV ?= .venv
 BIND ?= 127.0.0.1:8000
 BIN := $(VENV)/bin
 
-.PHONY: run test lint lock bench load clean install install-dev
+.PHONY: run test lint lock changelog bench load clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
+
+# CHANGELOG.md is generated from the version change objects (a test fails while it is stale).
+changelog: install
+	$(BIN)/python -m files_service.versioning CHANGELOG.md
 
 # The production lock: every dependency of requirements.txt, pinned with hashes.
 lock: install-dev

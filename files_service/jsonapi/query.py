@@ -8,7 +8,7 @@ What is accepted:
   too and change nothing, since relationships always stay); ``metadata.KEY`` keeps one key of
   a map attribute (``MAP_ATTRIBUTES``). ``fields[TYPE]=`` keeps no attribute.
 - ``page[size]`` (1 to 100, default 25), ``page[after]`` (an opaque cursor), ``filter[id]``
-  (1 to 100 comma-separated ids): list endpoints only.
+  (1 to 100 comma-separated ids): paginated list endpoints only.
 - ``webhook-id``, ``url-ttl``, ``url-disposition``: on requests that return files.
 - ``api-version``: anywhere; its value is checked by version resolution, not here.
 
@@ -103,6 +103,18 @@ def api_version_param(args: Sequence[tuple[str, str]]) -> str | None:
     return values[0] if values else None
 
 
+def webhook_id_param(args: Sequence[tuple[str, str]]) -> str | None:
+    """The ``webhook-id`` value, or ``None``; 400 where it is repeated or malformed.
+
+    The principal of a mint (and so its API version) must be known before the rest of the
+    query is parsed, like ``api_version_param``.
+    """
+    values = [value for name, value in args if name == "webhook-id"]
+    if len(values) > 1:
+        raise bad_parameter("webhook-id", "Give 'webhook-id' at most once.")
+    return _webhook_id(values[0]) if values else None
+
+
 def parse_query(
     args: Sequence[tuple[str, str]],
     *,
@@ -112,6 +124,7 @@ def parse_query(
     primary_type: str,
     id_prefix: str | None = None,
     mints: bool | None = None,
+    paginated: bool | None = None,
 ) -> QueryOptions:
     """Check a request's query parameters; raise ``ApiError`` (400) naming every bad one.
 
@@ -122,9 +135,13 @@ def parse_query(
     ``primary_type``: the type of the primary data. ``id_prefix``: what ids in ``filter[id]``
     must start with (``"file"``); ``None`` accepts any of the service's id forms. ``mints``:
     whether the minting parameters are allowed; by default, when the primary type is ``file``.
+    ``paginated``: whether ``page[…]`` and ``filter[…]`` are allowed; by default, on every list
+    endpoint (a short, fixed list such as the versions sets it to ``False``).
     """
     if mints is None:
         mints = primary_type == FILE_TYPE
+    if paginated is None:
+        paginated = is_list
     errors: list[ApiError] = []
     counts: dict[str, int] = {}
     for name, _ in args:
@@ -140,6 +157,7 @@ def parse_query(
                 name, value, parsed, fields,
                 is_list=is_list, known_types=known_types, relationships=relationships,
                 primary_type=primary_type, id_prefix=id_prefix, mints=mints,
+                paginated=paginated,
             )
         except ApiError as error:
             errors.append(error)
@@ -163,6 +181,7 @@ def _parse_one(
     primary_type: str,
     id_prefix: str | None,
     mints: bool,
+    paginated: bool,
 ) -> bool:
     """Check one parameter, recording what it asks for in ``parsed`` or ``fields``; ``False``
     for a parameter we ignore."""
@@ -190,8 +209,9 @@ def _parse_one(
         if base == "fields":
             fields[member] = _fieldset(name, member, value, known_types, relationships)
         elif base in ("page", "filter"):
-            if not is_list:
-                raise unsupported_parameter(name, f"{_show(name)} applies only to list endpoints.")
+            if not paginated:
+                where = "paginated list endpoints" if is_list else "list endpoints"
+                raise unsupported_parameter(name, f"{_show(name)} applies only to {where}.")
             if name == "page[size]":
                 parsed["page_size"] = _page_size(value)
             elif name == "page[after]":

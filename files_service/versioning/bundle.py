@@ -43,7 +43,8 @@ class VersionChange:
     (one line, for the changelog and ``GET /api/v1/versions``), ``applies_to`` (the resource
     types it touches) and a docstring explaining the change to users; and override
     ``downgrade_response`` (head-side shape -> the shape before ``version``) and, where the
-    change touches request bodies, ``upgrade_request``.
+    change touches request bodies, ``upgrade_request``; and, where it changes what the OpenAPI
+    description says, ``downgrade_openapi``.
     """
 
     version: ClassVar[str]
@@ -60,6 +61,12 @@ class VersionChange:
         """Turn a request document written for the version before ``version`` into the shape
         of ``version``. Most changes touch only responses and keep this as it is."""
         return body
+
+    def downgrade_openapi(self, schemas: dict[str, Any]) -> dict[str, Any]:
+        """Turn the OpenAPI ``components.schemas`` of ``version`` into those of the version
+        before it, as ``downgrade_response`` does for responses. ``schemas`` may be modified in
+        place; return the result."""
+        return schemas
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.version}>"
@@ -135,6 +142,14 @@ class VersionBundle:
                 self.migrate_resource(obj, to_version, ctx) for obj in document["included"]
             ]
         return out
+
+    def migrate_openapi(self, schemas: dict[str, Any], to_version: str) -> dict[str, Any]:
+        """The head OpenAPI ``components.schemas`` as ``to_version`` describes them (a new
+        dict; ``schemas`` is left untouched)."""
+        migrated = copy.deepcopy(schemas)
+        for change in self.changes_after(to_version):
+            migrated = change.downgrade_openapi(migrated)
+        return migrated
 
     def upgrade_request(
         self, body: dict[str, Any], from_version: str, ctx: MigrationContext

@@ -121,3 +121,18 @@ def versions_resources(
             today, version_dates, enable_unstable=enable_unstable, bundle=bundle
         )
     ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m files_service.versioning [PATH]``: write the changelog to PATH
+    (``CHANGELOG.md`` in the repository, by ``make changelog``), or to stdout without one."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    text = render_changelog()
+    if not args:
+        sys.stdout.write(text)
+        return 0
+    with open(args[0], "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    return 0

@@ -8,7 +8,8 @@ First match wins:
 2. the principal's pinned ``api-version`` (the webhook's in a ``webhook-id`` mint, else the
    api-key's);
 3. neither: the newest released version, and the caller pins the principal to it
-   (``Resolution.needs_pin``).
+   (``Resolution.needs_pin``). A release dated after today (code deployed ahead of its
+   version's date) is not out yet: the newest one on or before today is used.
 
 A well-formed date that is not a release is served as the newest release on or before it. A
 malformed value, a future date or one before the first release, ``unstable`` where it is not
@@ -149,7 +150,7 @@ def resolve_version(
     if principal_version is not None:
         version = rules.serve(principal_version, "principal")
         return rules.resolution(version, principal_version, explicit=False, needs_pin=False)
-    return rules.resolution(rules.versions[0], None, explicit=False, needs_pin=True)
+    return rules.resolution(rules.newest_out(), None, explicit=False, needs_pin=True)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,11 @@ class _Rules:
     def retired(self, version: str) -> bool:
         dates = self.dates.get(version)
         return dates is not None and self.today > dates.sunset
+
+    def newest_out(self) -> str:
+        """The newest release dated on or before today (any release, where none is yet)."""
+        today = self.today.isoformat()
+        return next((version for version in self.versions if version <= today), self.versions[0])
 
     def supported(self) -> list[str]:
         released = [version for version in self.versions if not self.retired(version)]

@@ -313,3 +313,27 @@ def test_parse_query_raises_only_api_errors(
         return
     assert isinstance(options, QueryOptions)
     assert 1 <= options.page_size <= 100
+
+
+# -- webhook-id ahead of the rest, and lists that are not paginated -----------------------------
+
+
+def test_webhook_id_param() -> None:
+    from files_service.jsonapi import webhook_id_param
+
+    assert webhook_id_param([("x", "1")]) is None
+    good = "wbh_" + "a" * 22
+    assert webhook_id_param([("webhook-id", good)]) == good
+    for args in ([("webhook-id", "key_" + "a" * 22)],
+                 [("webhook-id", good), ("webhook-id", good)]):
+        with pytest.raises(ApiError) as caught:
+            webhook_id_param(args)
+        assert caught.value.source == {"parameter": "webhook-id"}
+
+
+def test_a_list_that_is_not_paginated_refuses_page_and_filter() -> None:
+    for name in ("page[size]", "page[after]", "filter[id]"):
+        with pytest.raises(ApiError) as caught:
+            parse([(name, "1")], is_list=True, paginated=False)
+        assert caught.value.source == {"parameter": name}
+        assert "paginated list endpoints" in caught.value.detail

@@ -369,3 +369,15 @@ def test_future_relative_to_today() -> None:
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
     assert refusal(header=tomorrow).code == "invalid_api_version"
     assert resolve(header=TODAY.isoformat()).version == "2025-06-01"
+
+
+def test_a_release_dated_after_today_is_not_pinned_yet() -> None:
+    """Code deployed ahead of its newest version's date pins (and serves) the release before
+    it until that day: a pin to a date still in the future would be refused as such."""
+    versions = ("2026-03-01", "2025-06-01", "2023-01-05", "2022-09-01")
+    before = resolve_version(header=None, accept=None, query=None, principal_version=None,
+                             today=date(2026, 2, 28), versions=versions)
+    assert before.needs_pin and before.version == "2025-06-01"
+    on_the_day = resolve_version(header=None, accept=None, query=None, principal_version=None,
+                                 today=date(2026, 3, 1), versions=versions)
+    assert on_the_day.version == "2026-03-01"

@@ -39,5 +39,23 @@ class FileUrlsInCurrentStyle(VersionChange):
             attributes["url-expires-at"] = None
         return resource
 
+    def downgrade_openapi(self, schemas: dict[str, Any]) -> dict[str, Any]:
+        """``FileAttributes.url`` is described as a legacy URL, ``url-expires-at`` as null."""
+        properties = schemas["FileAttributes"]["properties"]
+        properties["url"] = {
+            "type": "string",
+            "format": "uri",
+            "description": (
+                "A legacy download URL, {API_BASE_URL}/api/v1/files/{token}/{filename}. It "
+                "works only with 'Authorization: Bearer <API key secret>' of an active API "
+                "key of the file's organization, and does not expire by time."
+            ),
+        }
+        properties["url-expires-at"] = {
+            "type": "null",
+            "description": "Always null: legacy URLs do not expire by time.",
+        }
+        return schemas
+
 
 CHANGE = FileUrlsInCurrentStyle()

@@ -30,5 +30,14 @@ class ChecksumNamesItsAlgorithm(VersionChange):
             attributes["checksum"] = attributes["checksum"].get("value")
         return resource
 
+    def downgrade_openapi(self, schemas: dict[str, Any]) -> dict[str, Any]:
+        """``FileAttributes.checksum`` is described as the hex string."""
+        schemas["FileAttributes"]["properties"]["checksum"] = {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "The SHA-256 digest of the content, as 64 lowercase hex digits.",
+        }
+        return schemas
+
 
 CHANGE = ChecksumNamesItsAlgorithm()

@@ -1,0 +1,45 @@
+"""API authentication (§5): ``Authorization: Bearer <api key secret>`` of an active key.
+
+Every refusal is the same ``401`` with ``WWW-Authenticate: Bearer``: a missing header, another
+scheme, an unknown secret and a revoked key cannot be told apart by what they get back (the
+secret is looked up by its hash, so the lookup costs the same whatever is sent)."""
+
+from __future__ import annotations
+
+from ..jsonapi import ApiError
+from ..registry.models import ACTIVE, ApiKey
+from ..services import Services
+
+REALM = "files"
+_DETAIL = (
+    "Send 'Authorization: Bearer <API key secret>' with an active API key of your organization."
+)
+
+
+def unauthorized() -> ApiError:
+    """The one 401 of the API."""
+    return ApiError(
+        401, "unauthorized", _DETAIL, source={"header": "Authorization"},
+        headers=[("WWW-Authenticate", f'Bearer realm="{REALM}"')],
+    )
+
+
+def bearer_secret(authorization: str | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header, or ``None``."""
+    if not authorization:
+        return None
+    scheme, _, secret = authorization.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or " " in secret:
+        return None
+    return secret
+
+
+def authenticate(services: Services, authorization: str | None) -> ApiKey:
+    """The active API key whose secret the header carries; ``ApiError`` (401) otherwise."""
+    secret = bearer_secret(authorization)
+    key = services.registry.authenticate(secret) if secret else None
+    if key is None or key.status != ACTIVE:
+        services.metrics.auth_failures.labels("api_key").inc()
+        raise unauthorized()
+    return key

@@ -1,0 +1,163 @@
+"""Errors of the API as JSON:API error documents (§7), never an HTML page or a traceback.
+
+The API's views are covered by the blueprint's handlers; unknown paths and methods under
+``/api/v1`` by handlers on the app that leave every other path to whatever handled it before
+(the app's own error pages, or Flask's). The domain's exceptions a view lets through are
+translated here:
+
+    ValidationError      -> 400, on the query parameter or body member it names
+    NotFound             -> 404 (another organization's ids too: the two are never told apart)
+    RegistryUnavailable  -> 503 with Retry-After
+    StorageUnavailable   -> 503 with Retry-After
+    werkzeug HTTPException (404, 405, 413, ...) -> the same status
+    anything else        -> 500 ``internal_error``, the cause logged, never shown
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+)
+from werkzeug.exceptions import NotFound as RouteNotFound
+
+from ..errors import NotFound, RegistryUnavailable, StorageUnavailable, ValidationError
+from ..jsonapi import (
+    ApiError,
+    bad_parameter,
+    bad_pointer,
+    error_document,
+    internal_error,
+    method_not_allowed,
+    not_found,
+)
+from ..jsonapi.errors import json_pointer
+from .blueprint import bp
+from .documents import json_response
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+RETRY_AFTER = "5"
+QUERY_PARAMETERS = frozenset(
+    {"url-ttl", "url-disposition", "webhook-id", "page[size]", "page[after]", "filter[id]",
+     "include", "api-version"}
+)
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is the API's (``/api/v1`` and below)."""
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def from_validation(
+    error: ValidationError, pointers: Mapping[str, str] | None = None
+) -> ApiError:
+    """400 for a domain ``ValidationError``: on the body member ``pointers`` maps its field
+    to, else on the query parameter it names, else on ``/data/attributes/<field>`` (a field
+    that is already a JSON Pointer is kept as it is)."""
+    field = error.field
+    if pointers and field in pointers:
+        return bad_pointer(pointers[field], error.message)
+    if field in QUERY_PARAMETERS:
+        return bad_parameter(field, f"{field}: {error.message}")
+    if field.startswith("/"):
+        return bad_pointer(field, error.message)
+    return bad_pointer("/data/attributes" + json_pointer(field), error.message)
+
+
+def payload_too_large(detail: str, pointer: str = "") -> ApiError:
+    """413, on the body (or the member at ``pointer``)."""
+    return ApiError(413, "payload_too_large", detail, source={"pointer": pointer})
+
+
+def unavailable(code: str, detail: str) -> ApiError:
+    """503 with ``Retry-After``."""
+    return ApiError(503, code, detail, headers=[("Retry-After", RETRY_AFTER)])
+
+
+def from_http_exception(exc: HTTPException) -> ApiError:
+    """The JSON:API error for one of Werkzeug's (routing, body limits, disconnects)."""
+    if isinstance(exc, RouteNotFound):
+        return not_found("There is no API endpoint at this path.")
+    if isinstance(exc, MethodNotAllowed):
+        return method_not_allowed(exc.valid_methods or ())
+    if isinstance(exc, RequestEntityTooLarge):
+        return payload_too_large("The request body is too large.")
+    if isinstance(exc, ClientDisconnected):
+        return bad_pointer("", "The request body ended before it was complete.")
+    code = exc.code or 500
+    name = (exc.name or "error").lower().replace(" ", "_").replace("-", "_")
+    return ApiError(code, name, exc.description or exc.name or "Request failed.")
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    """The JSON:API error for any exception a view let through."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return from_validation(exc)
+    if isinstance(exc, NotFound):
+        return not_found()
+    if isinstance(exc, RegistryUnavailable):
+        log.warning("registry unavailable: %s", exc)
+        return unavailable("registry_unavailable", "The registry cannot be reached right now; "
+                           "try again shortly.")
+    if isinstance(exc, StorageUnavailable):
+        log.warning("storage unavailable: %s", exc)
+        return unavailable("storage_unavailable", "Storage cannot be reached right now; "
+                           "try again shortly.")
+    if isinstance(exc, HTTPException):
+        return from_http_exception(exc)
+    log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return internal_error()
+
+
+def error_response(error: ApiError) -> Response:
+    """The response for ``error``: its document, status and headers."""
+    return json_response(error_document(error.errors), error.status, error.headers)
+
+
+def _render(exc: Exception) -> Response:
+    return error_response(to_api_error(exc))
+
+
+# Errors of the API's own views (and of the pipeline before them) are the blueprint's.
+bp.register_error_handler(ApiError, _render)
+bp.register_error_handler(HTTPException, _render)
+bp.register_error_handler(Exception, _render)
+
+
+def init_app(app: Flask) -> None:
+    """Handle, on ``app``, what happens under ``/api/v1`` outside any view: an unknown path or
+    method, or a refusal of the pipeline there (e.g. the ``401`` of an unknown path).
+
+    Elsewhere the app's own handlers (registered before these) or Flask's defaults answer as
+    before; handlers registered after these take over everywhere, the API's views excepted
+    (the blueprint's handlers come first for them)."""
+    app.register_error_handler(ApiError, _render)
+    registered = app.error_handler_spec[None][None]
+    earlier_http = registered.get(HTTPException)
+    earlier_any = registered.get(Exception)
+
+    def handle_http_exception(exc: HTTPException) -> Any:
+        if is_api_path(request.path):
+            return _render(exc)
+        return earlier_http(exc) if earlier_http is not None else exc
+
+    def handle_exception(exc: Exception) -> Any:
+        if is_api_path(request.path):
+            return _render(exc)
+        if earlier_any is not None:
+            return earlier_any(exc)
+        raise exc  # Flask's own handling (log, 500)
+
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_exception)

@@ -1,0 +1,212 @@
+"""Streaming a ``multipart/form-data`` upload (§5) straight into storage.
+
+``request.files`` is never used: Werkzeug spools a large file part to a temporary file of its
+full size. Here the body is read from the WSGI stream in ``READ_SIZE`` chunks through
+Werkzeug's sans-IO ``MultipartDecoder`` and the ``file`` part's bytes go to storage as they
+arrive, so memory stays flat and no copy of the upload is made whatever its size.
+
+The form:
+
+- ``metadata`` (optional): a JSON object, at most ``MAX_FIELD_BYTES``. It must come before
+  the file part: the file is validated and written as it streams, so everything about it has
+  to be known when its first byte arrives.
+- ``file`` (required, exactly one): the content. Its ``filename`` is the file's name and its
+  ``Content-Type`` the file's media type, unless it is missing or the generic
+  ``application/octet-stream``: then one is guessed from the name.
+
+No other part is accepted. The whole body, up to its closing boundary, is read before the
+write completes: a body that breaks off, is malformed, or has a part after the file fails
+the write, which then leaves nothing in storage and no row in the registry.
+
+Errors name the part at fault with ``source.pointer`` as if the form were a JSON object:
+``/file``, ``/file/filename``, ``/file/content-type``, ``/metadata``; ``""`` is the body as a
+whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import (
+    Data,
+    Epilogue,
+    Event,
+    Field,
+    File,
+    MultipartDecoder,
+    NeedData,
+    State,
+)
+
+from ..jsonapi import ApiError, bad_header, bad_pointer
+from .errors import payload_too_large
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 64 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+MAX_OVERHEAD_BYTES = 64 * 1024  # preamble, part headers, epilogue: whatever the decoder buffers
+MAX_PARTS = 8
+FILE_PART = "file"
+METADATA_PART = "metadata"
+POINTERS = {
+    "filename": "/file/filename",
+    "content-type": "/file/content-type",
+    "metadata": "/metadata",
+}
+"""Where the domain's validation errors on an upload point (``from_validation``)."""
+
+
+def boundary_of(content_type: str | None) -> bytes:
+    """The ``boundary`` of a ``multipart/form-data`` Content-Type; 400 where there is none."""
+    _, options = parse_options_header(content_type or "")
+    boundary = options.get("boundary", "")
+    if not boundary or len(boundary) > 200 or not boundary.isascii():
+        raise bad_header(
+            "Content-Type", "multipart/form-data needs a boundary parameter (1 to 200 ASCII "
+            "characters)."
+        )
+    return boundary.encode("ascii")
+
+
+@dataclass(frozen=True)
+class UploadHead:
+    """What is known when the file part starts."""
+
+    filename: str
+    content_type: str | None
+    metadata: dict[str, Any] | None
+
+
+class MultipartUpload:
+    """One multipart body, read once: ``read_head`` up to the file part, then
+    ``file_chunks`` for the content and the rest of the body."""
+
+    def __init__(self, stream: IO[bytes], boundary: bytes) -> None:
+        self._stream = stream
+        self._decoder = MultipartDecoder(boundary, max_parts=MAX_PARTS)
+        self._started = False
+
+    def read_head(self) -> UploadHead:
+        """Read the parts before the file part; ``ApiError`` for a form we do not take."""
+        metadata: dict[str, Any] | None = None
+        seen_metadata = False
+        while True:
+            event = self._next()
+            if isinstance(event, Epilogue):
+                raise bad_pointer("/file", "The form has no 'file' part.")
+            if isinstance(event, File | Field):
+                name = event.name or ""
+                if name == FILE_PART:
+                    filename = event.filename if isinstance(event, File) else ""
+                    if not filename:
+                        raise bad_pointer(
+                            "/file/filename",
+                            "The 'file' part needs a filename in its Content-Disposition.",
+                        )
+                    content_type = event.headers.get("Content-Type") or None
+                    return UploadHead(filename, content_type, metadata)
+                if name == METADATA_PART and not seen_metadata:
+                    seen_metadata = True
+                    metadata = self._json_object(self._field_value(METADATA_PART))
+                    continue
+                raise _unknown_part(name, seen_metadata)
+
+    def file_chunks(self) -> Iterator[bytes]:
+        """The file part's bytes as they arrive, then the rest of the body checked: nothing
+        but the closing boundary may follow. Any error is raised from the iterator, so that
+        the storage write consuming it fails and leaves nothing behind."""
+        if self._started:
+            raise RuntimeError("the file part can be read once")
+        self._started = True
+        while True:
+            event = self._next()
+            if isinstance(event, Data):
+                if event.data:
+                    yield event.data
+                if not event.more_data:
+                    break
+        while True:
+            event = self._next()
+            if isinstance(event, Epilogue):
+                return
+            if isinstance(event, File | Field):
+                name = event.name or ""
+                if name == METADATA_PART:
+                    raise bad_pointer(
+                        "/metadata", "The 'metadata' part must come before the 'file' part."
+                    )
+                if name == FILE_PART:
+                    raise bad_pointer("/file", "The form may have only one 'file' part.")
+                raise _unknown_part(name, True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _next(self) -> Event:
+        """The decoder's next event, reading from the stream as it needs data."""
+        decoder = self._decoder
+        while True:
+            try:
+                event = decoder.next_event()
+            except RequestEntityTooLarge:
+                raise payload_too_large(f"A form may have at most {MAX_PARTS} parts.") from None
+            except ValueError:
+                raise bad_pointer("", "The multipart/form-data body is malformed.") from None
+            if not isinstance(event, NeedData):
+                return event
+            decoder.receive_data(self._read())
+            if (
+                decoder.state in (State.PREAMBLE, State.PART, State.EPILOGUE)
+                and len(decoder.buffer) > MAX_OVERHEAD_BYTES
+            ):
+                raise payload_too_large(
+                    "The form's preamble, part headers or epilogue are too large."
+                )
+
+    def _read(self) -> bytes | None:
+        """The next chunk of the body, or ``None`` at its end."""
+        try:
+            chunk = self._stream.read(READ_SIZE)
+        except (OSError, ClientDisconnected):
+            log.info("upload: the client went away before the body was complete")
+            raise bad_pointer("", "The request body ended before it was complete.") from None
+        return chunk or None
+
+    def _field_value(self, name: str) -> bytes:
+        value = bytearray()
+        while True:
+            event = self._next()
+            if isinstance(event, Data):
+                value += event.data
+                if len(value) > MAX_FIELD_BYTES:
+                    raise payload_too_large(
+                        f"The '{name}' part may be at most {MAX_FIELD_BYTES} bytes.", f"/{name}"
+                    )
+                if not event.more_data:
+                    return bytes(value)
+
+    @staticmethod
+    def _json_object(raw: bytes) -> dict[str, Any]:
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise bad_pointer("/metadata", "The 'metadata' part must be a JSON object.") from None
+        if not isinstance(value, dict):
+            raise bad_pointer("/metadata", "The 'metadata' part must be a JSON object.")
+        return value
+
+
+def _unknown_part(name: str, seen_metadata: bool) -> ApiError:
+    if name == METADATA_PART and seen_metadata:
+        return bad_pointer("/metadata", "The form may have only one 'metadata' part.")
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    return bad_pointer(
+        "/" + shown.replace("~", "~0").replace("/", "~1"),
+        f"Unknown form part {shown!r}: the form takes 'metadata' (optional, first) and 'file'.",
+    )
