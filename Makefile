@@ -33,6 +33,11 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
 
+# The full 60 s mixed load (the test suite runs the same for 10 s); figures in var/.
+load: install-dev
+	FILES_TEST_LOAD_SECONDS=60 FILES_TEST_LOAD_OUT=var/load-results.json \
+	  $(BIN)/pytest tests/load -q -s
+
 # CHANGELOG.md is generated from the version change objects (a test fails while it is stale).
 changelog: install
 	$(BIN)/python -m files_service.versioning CHANGELOG.md

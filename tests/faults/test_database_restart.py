@@ -1,5 +1,5 @@
-"""PostgreSQL restarted while requests flow: requests in the gap fail fast with 503, and the
-service recovers on its own, without a restart of its own."""
+"""PostgreSQL restarted while requests flow: downloads and API requests in the gap fail fast
+with 503, and the service recovers on its own, without a restart of its own."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ def test_postgres_restart_gives_503_then_recovers(make_app, private_postgres):
     client = app.test_client()
     world = make_world(services)
     url = path_of(services.minter.mint(world.file, world.key).url)
+    api = f"/api/v1/files/{world.file.id}"
+    auth = {"Authorization": f"Bearer {world.secret}"}
     assert client.get(url).status_code == 200
+    assert client.get(api, headers=auth).status_code == 200
     assert client.get("/readyz").status_code == 200
 
     private_postgres.stop()
@@ -33,6 +36,12 @@ def test_postgres_restart_gives_503_then_recovers(make_app, private_postgres):
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.get_json(force=True)["errors"][0]["code"] == "registry_unavailable"
+    started = time.monotonic()
+    response = client.get(api, headers=auth)
+    assert time.monotonic() - started < FAIL_FAST_SECONDS
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json(force=True)["errors"][0]["status"] == "503"
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json()["checks"]["database"] == "unavailable"
@@ -42,4 +51,5 @@ def test_postgres_restart_gives_503_then_recovers(make_app, private_postgres):
     response = client.get(url)
     assert response.status_code == 200
     assert response.data == world.content
+    assert client.get(api, headers=auth).status_code == 200
     assert client.get("/readyz").status_code == 200
