@@ -272,7 +272,9 @@ def _make_client(endpoint_url: str | None, *, connect_timeout: float, read_timeo
     options: dict[str, Any] = {
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
-        "retries": {"max_attempts": 2, "mode": "standard"},
+        # Two tries in all: one retry rides out a dropped pooled connection, and a hung
+        # endpoint costs at most two timeouts before the client gets its 503.
+        "retries": {"total_max_attempts": 2, "mode": "standard"},
         "signature_version": "s3v4",
     }
     if endpoint_url:

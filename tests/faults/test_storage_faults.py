@@ -17,7 +17,7 @@ from files_service.storage import S3Storage
 TIMEOUT = 1.0  # connect and read timeouts given to the storage client
 # Every attempt (botocore retries a timed-out request) may take a full read timeout; well
 # under this bound means "failed fast", far over it would mean a hung worker.
-BOUND = 10 * TIMEOUT
+BOUND = 5 * TIMEOUT
 
 
 def path_of(url: str) -> str:

@@ -118,8 +118,8 @@ def test_client_has_the_configured_timeouts_and_retries(aws_env: None) -> None:
     storage = S3Storage("bucket", endpoint_url="http://127.0.0.1:9", connect_timeout=2.5)
     config = storage.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (2.5, 30)
-    # botocore's max_attempts counts retries: 2 of them after the first try.
-    assert config.retries == {"total_max_attempts": 3, "mode": "standard"}
+    # Two tries in all, the first one included.
+    assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
     assert config.signature_version == "s3v4"
 
 
