@@ -103,6 +103,10 @@ Index(
     files.c.id,
 )
 
+# One object backs at most one file: a second registration of an object is refused, and
+# deleting a file (which removes its object) can never break another file.
+Index("ux_files_storage_key", files.c.storage_key, unique=True)
+
 schema_version = Table(
     "schema_version",
     metadata,

@@ -344,7 +344,16 @@ class Registry:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
                     raise NotFound("api-key", created_by)
-            conn.execute(insert(files).values(values))
+            taken = select(files.c.id).where(files.c.storage_key == storage_key)
+            if conn.execute(taken).first() is not None:
+                raise ValidationError("storage-key", "is already registered as another file")
+            try:
+                conn.execute(insert(files).values(values))
+            except sa_exc.IntegrityError:
+                # Two registrations raced past the check; the unique index kept one.
+                raise ValidationError(
+                    "storage-key", "is already registered as another file"
+                ) from None
         return _file(values)
 
     def get_file(self, file_id: str, org_id: str | None = None) -> File:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +46,8 @@ def add_file(registry: Registry, org_id: str, **overrides: Any) -> File:
         "content_type": "application/pdf",
         "byte_size": 5,
         "checksum": CHECKSUM,
-        "storage_key": "objects/report.pdf",
+        # Each file its own object: one object backs at most one file.
+        "storage_key": f"objects/{secrets.token_hex(8)}/report.pdf",
     }
     values.update(overrides)
     return registry.create_file(org_id, **values)
@@ -359,7 +361,10 @@ class TestRegistryContract:
         org = registry.create_organization("Acme")
         other = registry.create_organization("Other")
         key, _ = registry.create_api_key(org.id)
-        file = add_file(registry, org.id, created_by=key.id, metadata={"a": "b"})
+        file = add_file(
+            registry, org.id, created_by=key.id, metadata={"a": "b"},
+            storage_key="objects/report.pdf",
+        )
         assert file.id.startswith("file_")
         assert file == File(
             id=file.id,
@@ -554,3 +559,20 @@ class TestRegistryContract:
         ids = [c.id, "file_missing", a.id, foreign.id, deleted.id, b.id, a.id]
         assert registry.get_files(org.id, ids) == [c, a, b]
         assert registry.get_files(org.id, []) == []
+
+
+class TestOneObjectOneFile:
+    """An object backs at most one file, whichever organization asks."""
+
+    def test_a_second_registration_of_an_object_is_refused(self, registry):
+        first = registry.create_organization("First")
+        second = registry.create_organization("Second")
+        args = {"filename": "a.pdf", "content_type": "application/pdf", "byte_size": 1,
+                "checksum": "0" * 64, "storage_key": "imports/a.pdf"}
+        registry.create_file(first.id, **args)
+        for org in (first, second):
+            with pytest.raises(ValidationError) as caught:
+                registry.create_file(org.id, **args)
+            assert caught.value.field == "storage-key"
+        files, _ = registry.list_files(second.id, limit=10)
+        assert files == []
