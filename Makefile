@@ -19,6 +19,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
+	$(BIN)/pip install -q -r bench/requirements.txt
+	touch $@
+
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
@@ -32,6 +36,11 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
+
+# Benchmarks against the baselines, in one run (under 10 minutes): bench/results.json,
+# docs/benchmarks.md and bench/downloads.png. BENCH_ARGS="--only downloads" for one family.
+bench: $(VENV)/.bench
+	$(BIN)/python bench/run.py --profile $(BENCH_ARGS)
 
 # The full 60 s mixed load (the test suite runs the same for 10 s); figures in var/.
 load: install-dev

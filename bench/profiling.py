@@ -1,0 +1,355 @@
+"""``--profile``: where the time of a 4 KiB download goes.
+
+- py-spy on the gunicorn master and its workers (``--subprocesses``) while wrk loads the 4 KiB
+  stream URL: a flamegraph SVG and raw stacks under ``bench/out/``, summarised here by area
+  (gunicorn parsing, the WSGI app and its parts, writing, the access log, the thread pool).
+  Two views: ``gil`` (only threads holding the GIL: the Python CPU that caps a worker) and
+  ``wall`` (every thread that is not idle: also lock waits and system calls).
+- pyinstrument of the download handler alone, called in-process with a synthetic environ.
+- the handler's parts timed one by one in-process (token verify, registry cache, storage
+  open/read/close, the delivery headers, metrics).
+py-spy reads other processes' memory: it needs root or ``ptrace`` rights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import wrk
+from bench.common import (
+    MIB,
+    VENV_BIN,
+    FamilyResult,
+    RunConfig,
+    calls_for,
+    log,
+    read_and_discard,
+    time_calls,
+)
+from bench.lab import Lab
+from bench.minting import JSON_API, batch_path
+
+# Areas of a worker's stacks, each matched by substrings of its frames (inclusive: a sample
+# counts in every area one of whose frames it contains). Indented names are parts of the one
+# above them.
+AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gunicorn: parse the request", (
+        "gunicorn/http/message.py", "gunicorn/http/parser.py", "gunicorn/http/unreader.py")),
+    ("WSGI app call (DownloadDispatcher → DownloadApp)", ("DownloadDispatcher.__call__",)),
+    ("  token verify", ("TokenService.verify",)),
+    ("  registry cache (principal, file)", ("RegistryCache.",)),
+    ("  storage open", ("LocalStorage.open", "S3Storage.open")),
+    ("    of which os.path.realpath (key checks)", ("realpath (<frozen posixpath>",)),
+    ("  delivery headers (ranges/conditions, disposition, caching, http_date)", (
+        "files_service/delivery/", "http_date (werkzeug/http.py")),
+    ("  metrics (prometheus_client)", ("prometheus_client/",)),
+    ("gunicorn: send headers and body", (
+        "Response.write (gunicorn", "Response.send_headers", "Response.sendfile",
+        "Response.close (gunicorn")),
+    ("  body iteration (storage reads)", ("_CountingBody.__iter__",)),
+    ("close the body (close the file)", ("_CountingBody.close",)),
+    ("access log (gunicorn Logger.access + redaction)", ("Logger.access (gunicorn",)),
+    ("  of which waiting for the log handler's lock", ("Handler.acquire (logging",)),
+    ("thread-pool hand-off (concurrent.futures, gthread queue)", (
+        "PollableMethodQueue", "Future.set_result", "concurrent/futures/thread.py:81")),
+    ("gthread main loop (poll, accept, keep-alive)", (
+        "ThreadWorker.wait_for_and_dispatch_events", "ThreadWorker.accept",
+        "ThreadWorker.murder_keepalived", "ThreadWorker.on_client_socket_readable")),
+)
+
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def summarise(raw: Path) -> dict[str, Any]:
+    """Shares of the workers' samples by area, and the top frames by self time."""
+    total = 0
+    areas: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        # A worker's stacks start with the master's process frame, then its own.
+        if sum(f.startswith("process ") for f in frames) < 2:
+            continue
+        frames = [f for f in frames if not f.startswith("process ")]
+        n = int(count)
+        total += n
+        own[frames[-1] if frames else "<no Python frame>"] += n
+        joined = ";".join(frames)
+        for name, needles in AREAS:
+            if any(needle in joined for needle in needles):
+                areas[name] += n
+    share = (lambda n: round(n / total, 4)) if total else (lambda n: 0.0)
+    return {
+        "samples": total,
+        "areas": [[name, share(areas[name])] for name, _ in AREAS],
+        "top_self": [[frame, share(n)] for frame, n in own.most_common(15)],
+    }
+
+
+def record(
+    pid: int, seconds: int, out: Path, fmt: str, gil: bool
+) -> subprocess.CompletedProcess[str]:
+    binary = py_spy()
+    assert binary is not None
+    argv = [
+        binary, "record", "--subprocesses", "--nonblocking", "-p", str(pid), "-d", str(seconds),
+        "-r", "100", "-f", fmt, "-o", str(out),
+    ]
+    if gil:
+        argv.append("--gil")
+    return subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+
+
+def run(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profile: dict[str, Any] = {"files": {}}
+    if py_spy() is None:
+        result.unavailable["py-spy"] = (
+            "py-spy is not installed (pip install -r bench/requirements.txt)"
+        )
+    else:
+        profile["py_spy"] = worker_profile(lab, config, result, out_dir, profile["files"])
+        profile["s3_stream"] = s3_stream_profile(lab, config, result, out_dir, profile["files"])
+    handler_profile(lab, config, out_dir, profile["files"], result)
+    handler_parts(lab, config, result)
+    write_memory(lab, config, result)
+    return profile
+
+
+def worker_profile(
+    lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path, files: dict[str, str]
+) -> dict[str, Any]:
+    url = lab.url("stream", "small")
+    seconds = config.profile_seconds
+    sessions = (("gil", "raw", True), ("wall", "raw", False), ("gil", "flamegraph", True))
+    load_seconds = len(sessions) * (seconds + 2) + 2
+    loaded: dict[str, Any] = {}
+
+    def load() -> None:
+        loaded["wrk"] = wrk.run(url, seconds=load_seconds, threads=config.wrk_threads,
+                                connections=config.wrk_connections)
+
+    thread = threading.Thread(target=load, name="wrk-under-profile")
+    thread.start()
+    summary: dict[str, Any] = {}
+    try:
+        time.sleep(1)
+        for view, fmt, gil in sessions:
+            suffix = "svg" if fmt == "flamegraph" else "txt"
+            out = out_dir / f"stream-4k.{view}.{suffix}"
+            done = record(lab.stream.process.pid, seconds, out, fmt, gil)
+            if done.returncode != 0 or not out.exists():
+                result.notes.append(f"py-spy ({view}, {fmt}) failed: {done.stderr.strip()[-300:]}")
+                continue
+            files[f"py-spy {view} {fmt}"] = str(out)
+            if fmt == "raw":
+                summary[view] = summarise(out)
+    finally:
+        thread.join()
+    if "wrk" in loaded:
+        summary["rps_under_profiler"] = loaded["wrk"].rps
+    return summary
+
+
+def s3_stream_profile(
+    lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path, files: dict[str, str]
+) -> dict[str, Any]:
+    """py-spy of the S3 stream server's workers while the big object is downloaded again and
+    again (the big-s3-throughput path)."""
+    url = lab.s3_stream.base + lab.s3_file("big").url_path
+    seconds = max(3, config.profile_seconds // 2)
+    stop = threading.Event()
+
+    def load() -> None:
+        deadline = time.monotonic() + seconds + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            read_and_discard(url)
+
+    thread = threading.Thread(target=load, name="s3-downloads-under-profile")
+    thread.start()
+    summary: dict[str, Any] = {}
+    try:
+        time.sleep(0.5)
+        for view, gil in (("gil", True), ("wall", False)):
+            out = out_dir / f"s3-stream.{view}.txt"
+            done = record(lab.s3_stream.process.pid, seconds, out, "raw", gil)
+            if done.returncode != 0 or not out.exists():
+                result.notes.append(f"py-spy (S3 stream, {view}) failed: {done.stderr[-300:]}")
+                continue
+            files[f"py-spy s3-stream {view}"] = str(out)
+            summary[view] = summarise(out)
+    finally:
+        stop.set()
+        thread.join()
+    return summary
+
+
+def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
+    """Peak Python allocations (tracemalloc) of each storage's ``write`` of a 64 MiB upload
+    fed in the upload decoder's 64 KiB pieces: what the worker's RSS growth is made of."""
+    import tracemalloc
+
+    from bench.baselines.boto3_direct import AWS_ENV
+    from bench.lab import S3_BUCKET
+    from files_service.storage import LocalStorage, S3Storage
+
+    size = 64 * MIB if not config.quick else 16 * MIB
+    piece = bytes(64 * 1024)
+    saved = {k: os.environ.get(k) for k in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    try:
+        storages = {
+            "local": LocalStorage(lab.workdir / "write-memory"),
+            "s3": S3Storage(S3_BUCKET, "write-memory", lab.moto.endpoint),
+        }
+        for name, storage in storages.items():
+            storage.write("warm", iter([piece] * 16))
+            tracemalloc.start()
+            try:
+                storage.write("probe", iter([piece] * (size // len(piece))))
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            storage.delete("probe")
+            storage.delete("warm")
+            result.measurement(
+                f"write.{name}", f"{type(storage).__name__}.write of {size // MIB} MiB: peak "
+                "Python allocations (tracemalloc)", "MiB",
+            ).add({"peak_mib": peak / MIB})
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _pyinstrument(
+    call: Callable[[], object], seconds: float, out_dir: Path, stem: str, files: dict[str, str]
+) -> None:
+    from pyinstrument import Profiler
+
+    call()
+    profiler = Profiler(interval=0.0001)
+    deadline = time.monotonic() + seconds
+    calls = 0
+    profiler.start()
+    while time.monotonic() < deadline:
+        call()
+        calls += 1
+    profiler.stop()
+    html = out_dir / f"{stem}.pyinstrument.html"
+    text = out_dir / f"{stem}.pyinstrument.txt"
+    html.write_text(profiler.output_html())
+    text.write_text(profiler.output_text(unicode=True, color=False))
+    files[f"pyinstrument {stem} html"] = str(html)
+    files[f"pyinstrument {stem} text"] = str(text)
+    log(f"  pyinstrument: {calls} calls of {stem} profiled -> {text}")
+
+
+def handler_profile(
+    lab: Lab, config: RunConfig, out_dir: Path, files: dict[str, str], result: FamilyResult
+) -> None:
+    """pyinstrument over many in-process calls of the service's WSGI app: a 4 KiB stream
+    download, and the batch retrieval of the API (GET /api/v1/files?filter[id]=…)."""
+    if importlib.util.find_spec("pyinstrument") is None:
+        result.unavailable["pyinstrument"] = "pyinstrument is not installed"
+        return
+    from bench.downloads import _caller, service_app
+
+    seconds = 3 if not config.quick else 0.5
+    app: Any = service_app(lab)
+    url = "http://127.0.0.1" + lab.local_file("small").url_path
+    _pyinstrument(_caller(app, url), seconds, out_dir, "download-4k", files)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {lab.local.key_secret}", "Accept": JSON_API}
+    ids = lab.batch_ids()
+    requests = {"api-batch": batch_path(ids), "api-single": f"/api/v1/files/{ids[0]}"}
+    for stem, path in requests.items():
+
+        def get(path: str = path) -> int:
+            response = client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"in-process GET {path[:40]} answered {response.status}")
+            return len(response.data)
+
+        try:
+            get()
+        except RuntimeError as exc:
+            result.unavailable[stem] = str(exc)
+            continue
+        _pyinstrument(get, seconds, out_dir, stem, files)
+        number = calls_for(get, config.inproc_seconds * 2)
+        for _ in range(config.inproc_rounds):
+            result.measurement(
+                f"part.{stem}", f"{stem}: one request, in-process (Flask test client)", "µs"
+            ).add({"us": time_calls(get, number) * 1e6})
+
+
+def handler_parts(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
+    """Each part of the 4 KiB stream path timed alone, in-process (µs per call)."""
+    from werkzeug.http import http_date
+
+    from bench.downloads import _caller, service_app
+    from files_service import get_services
+    from files_service.delivery import cache_control, content_disposition, evaluate
+
+    stored = lab.local_file("small")
+    app: Any = service_app(lab)
+    services = get_services(app)
+    token = stored.url_path.split("access_token=", 1)[1]
+    file = services.cache.file(stored.id)
+    assert file is not None
+
+    def storage_roundtrip() -> int:
+        stream = services.storage.open(file.storage_key, 0, None)
+        try:
+            return sum(len(c) for c in stream)
+        finally:
+            stream.close()
+
+    def headers() -> object:
+        evaluate(method="GET", size=file.byte_size, etag=f'"{file.checksum}"',
+                 last_modified=file.created_at, range_header=None, if_range=None,
+                 if_none_match=None, if_modified_since=None)
+        content_disposition(file.filename, "inline")
+        cache_control(time.time() + 3600, time.time(), mode="private")
+        return http_date(int(file.created_at))
+
+    realpath = os.path.realpath
+    key_path = str(lab.local.local_root) + "/" + file.storage_key
+    parts: dict[str, tuple[str, Callable[[], object]]] = {
+        "whole": ("the whole WSGI call (4 KiB, stream)",
+                  _caller(app, "http://127.0.0.1" + stored.url_path)),
+        "verify": ("TokenService.verify",
+                   lambda: services.tokens.verify(token, filename=stored.name)),
+        "cache": ("RegistryCache.principal + .file (hits)",
+                  lambda: (services.cache.principal(lab.local.key_id),
+                           services.cache.file(stored.id))),
+        "storage": ("LocalStorage.open + read 4 KiB + close", storage_roundtrip),
+        "realpath": ("of which os.path.realpath of the key", lambda: realpath(key_path)),
+        "headers": ("evaluate + content_disposition + cache_control + http_date", headers),
+        "metrics": ("two prometheus counter increments",
+                    lambda: (services.metrics.downloads.labels("ok").inc(),
+                             services.metrics.bytes_sent.inc(4096))),
+    }
+    for name, (label, call) in parts.items():
+        number = calls_for(call, config.inproc_seconds)
+        for _ in range(config.inproc_rounds):
+            result.measurement(f"part.{name}", label, "µs").add(
+                {"us": time_calls(call, number) * 1e6}
+            )

@@ -1,0 +1,169 @@
+"""The targets of issue #5, each a ratio of two figures measured in the same run (or, for
+memory, a bound), and how one is judged: met, missed (by how much), or not measured (why)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+X = "\u00d7"  # the multiplication sign, spelled out for the linter
+
+
+@dataclass(frozen=True)
+class Figure:
+    family: str
+    key: str  # measurement key within the family
+    metric: str
+    worst: bool = False  # judge on the worst run rather than the median (memory bounds)
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    text: str
+    numerator: Figure
+    op: str  # ">=" or "<="
+    threshold: float
+    unit: str  # X for ratios, "MiB" for bounds
+    denominator: Figure | None = None  # None: an absolute bound
+
+
+def _ratio(
+    id: str, text: str, family: str, num: tuple[str, str], den: tuple[str, str], op: str,
+    threshold: float,
+) -> Target:
+    return Target(id, text, Figure(family, *num), op, threshold, X, Figure(family, *den))
+
+
+def _rss(id: str, text: str, family: str, key: str) -> Target:
+    return Target(id, text, Figure(family, key, "rss_growth_mib", worst=True), "<", 20.0, "MiB")
+
+
+TARGETS: tuple[Target, ...] = (
+    _ratio("mint-vs-serializer",
+           f"Minter.mint costs at most 1.5{X} URLSafeTimedSerializer.dumps of the same claims",
+           "minting", ("inproc.minter_mint", "us"), ("inproc.serializer", "us"), "<=", 1.5),
+    _ratio("mint-vs-presign",
+           f"minting is at least 20{X} faster than boto3 generate_presigned_url",
+           "minting", ("inproc.presign", "us"), ("inproc.minter_mint", "us"), ">=", 20.0),
+    _ratio("batch-vs-single",
+           f"GET /api/v1/files?filter[id]=<100 ids> costs at most 5{X} "
+           "one GET /api/v1/files/{id}",
+           "minting", ("api.batch", "ms"), ("api.single", "ms"), "<=", 5.0),
+    _ratio("stream-4k-vs-naive",
+           f"4 KiB downloads, stream mode: at least 2{X} the naive Flask app's requests/s",
+           "downloads", ("stream.small", "rps"), ("naive.small", "rps"), ">=", 2.0),
+    _ratio("accel-1m-vs-nginx",
+           "1 MiB downloads, accel mode: at least 60% of nginx secure_link's requests/s",
+           "downloads", ("accel.medium", "rps"), ("nginx.medium", "rps"), ">=", 0.6),
+    _ratio("slow-clients-stream",
+           "stream mode: 4 KiB requests/s with 4 slow clients at least 80% of unloaded",
+           "slow_clients", ("stream.loaded", "rps"), ("stream.unloaded", "rps"), ">=", 0.8),
+    _ratio("slow-clients-accel",
+           "accel mode: 4 KiB requests/s with 4 slow clients at least 80% of unloaded",
+           "slow_clients", ("accel.loaded", "rps"), ("accel.unloaded", "rps"), ">=", 0.8),
+    _ratio("big-local-throughput",
+           "1 GiB local download: at least 90% of nginx's throughput",
+           "streams", ("local.stream", "mb_s"), ("local.nginx", "mb_s"), ">=", 0.9),
+    _ratio("big-s3-throughput",
+           "1 GiB S3 download: at least 90% of boto3's direct read",
+           "streams", ("s3.stream", "mb_s"), ("s3.direct", "mb_s"), ">=", 0.9),
+    _rss("rss-local-download", "1 GiB local download: worker RSS growth under 20 MiB",
+         "streams", "local.stream"),
+    _rss("rss-s3-download", "1 GiB S3 download: worker RSS growth under 20 MiB",
+         "streams", "s3.stream"),
+    _rss("rss-local-upload", "1 GiB local upload: worker RSS growth under 20 MiB",
+         "streams", "upload.local"),
+    _rss("rss-s3-upload", "1 GiB S3 upload: worker RSS growth under 20 MiB",
+         "streams", "upload.s3"),
+)
+
+
+def paired_ratio(
+    numerator: dict[str, Any], denominator: dict[str, Any], metric: str
+) -> float | None:
+    """The median of the per-run ratios: run i of a figure and run i of its baseline were
+    measured back to back, so each pair saw the same moment of a noisy machine. Falls back to
+    the ratio of the medians where the runs do not pair up."""
+    nums = [r.get(metric) for r in numerator["runs"]]
+    dens = [r.get(metric) for r in denominator["runs"]]
+    if nums and len(nums) == len(dens) and all(nums) and all(dens):
+        return statistics.median(n / d for n, d in zip(nums, dens, strict=True))
+    n, d = numerator["median"].get(metric), denominator["median"].get(metric)
+    return n / d if n and d else None
+
+
+def _measurement(families: dict[str, Any], figure: Figure) -> tuple[dict[str, Any] | None, str]:
+    family = families.get(figure.family)
+    if family is None:
+        return None, f"the {figure.family} family was not run"
+    if figure.key in family.get("unavailable", {}):
+        return None, family["unavailable"][figure.key]
+    if family.get("error"):
+        return None, f"the {figure.family} family failed: {family['error']}"
+    measurement = family["measurements"].get(figure.key)
+    if measurement is None or not measurement["runs"]:
+        return None, f"{figure.key} was not measured"
+    return measurement, ""
+
+
+def _value(families: dict[str, Any], figure: Figure) -> tuple[float | None, str]:
+    """The figure's value, or None and why it is missing."""
+    family = families.get(figure.family)
+    if family is None:
+        return None, f"the {figure.family} family was not run"
+    if figure.key in family.get("unavailable", {}):
+        return None, family["unavailable"][figure.key]
+    measurement = family["measurements"].get(figure.key)
+    if measurement is None:
+        return None, f"{figure.key} was not measured"
+    if figure.worst:
+        values = [r[figure.metric] for r in measurement["runs"] if figure.metric in r]
+        return (max(values) if values else None), "no runs"
+    value = measurement["median"].get(figure.metric)
+    return (value if value is not None and not math.isnan(value) else None), "no runs"
+
+
+def evaluate(target: Target, families: dict[str, Any]) -> dict[str, Any]:
+    """The target's verdict: status, measured value, and the margin in words."""
+    row: dict[str, Any] = {
+        "id": target.id, "text": target.text, "op": target.op, "threshold": target.threshold,
+        "unit": target.unit, "family": target.numerator.family,
+    }
+    value: float | None
+    if target.denominator is None:
+        value, why = _value(families, target.numerator)
+    else:
+        numerator, why = _measurement(families, target.numerator)
+        denominator, why_den = _measurement(families, target.denominator)
+        why = why or why_den
+        value = None
+        if numerator is not None and denominator is not None:
+            value = paired_ratio(numerator, denominator, target.numerator.metric)
+    if value is None:
+        return {**row, "status": "not measured", "value": None, "margin": why}
+    if target.op in (">=", ">"):
+        met = value >= target.threshold if target.op == ">=" else value > target.threshold
+        # How far above (met) or below (missed) the threshold, relative to it.
+        relative = value / target.threshold - 1
+    else:
+        met = value <= target.threshold if target.op == "<=" else value < target.threshold
+        relative = target.threshold / value - 1 if value else math.inf
+    if target.denominator is None:  # an absolute bound
+        gap = abs(target.threshold - value)
+        margin = (f"met: {gap:.1f} {target.unit} under the bound" if met
+                  else f"missed: {gap:.1f} {target.unit} over the bound")
+    elif met:
+        margin = f"met with {relative:.0%} to spare"
+    elif target.op in (">=", ">"):
+        margin = (f"missed: {-relative:.0%} short (needs {target.threshold / value:.2f}{X} "
+                  f"the measured)")
+    else:
+        margin = f"missed: {value / target.threshold - 1:.0%} over"
+    return {**row, "status": "met" if met else "missed", "value": value, "margin": margin}
+
+
+def evaluate_all(families: dict[str, Any]) -> list[dict[str, Any]]:
+    return [evaluate(t, families) for t in TARGETS]
