@@ -6,6 +6,7 @@ escape its root (``..``, absolute, NUL, backslash). Backends raise only the doma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -84,9 +85,13 @@ def validate_key(key: str) -> str:
         raise ValueError("storage key must be 1 to 1024 bytes")
     if key.startswith("/") or "\\" in key:
         raise ValueError("storage key must be relative and use '/' separators")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+    if _CONTROL.search(key):
         raise ValueError("storage key must not contain control characters")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise ValueError("storage key must not contain empty, '.' or '..' segments")
+    if _BAD_SEGMENT.search(key):
+        raise ValueError("storage key must not contain empty, '.' or '..' segments")
     return key
+
+
+# Compiled once: keys are checked on every download, and a loop over characters is slow.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_SEGMENT = re.compile(r"(?:^|/)(?:\.{0,2})(?:/|$)")

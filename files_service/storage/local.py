@@ -103,13 +103,18 @@ class LocalStorage:
         """Stream bytes ``start`` .. ``end`` (inclusive) of the file, seeking to ``start``."""
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"invalid byte range {start}-{end}")
-        path = self._path(key, writing=False)
+        path = self._path(key, writing=False, resolve=False)
         try:
             # O_NONBLOCK: a FIFO planted under the root must not hang the worker; it changes
             # nothing for a regular file.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as exc:
             raise _read_error(key, exc) from exc
+        # Where the opened file really is, symlinks and all: checked on the descriptor itself
+        # (one readlink), rather than by resolving the path first (an lstat per segment).
+        if not self._inside(_real_path_of(fd, path)):
+            os.close(fd)
+            raise ObjectNotFound(key)
         try:
             is_file = stat.S_ISREG(os.fstat(fd).st_mode)
             if is_file:
@@ -197,23 +202,42 @@ class LocalStorage:
                 f"local storage {self.root!r} is unavailable: {_reason(exc)}"
             ) from exc
 
-    def _path(self, key: str, *, writing: bool) -> str:
+    def _path(self, key: str, *, writing: bool, resolve: bool = True) -> str:
         """The path of ``key`` under the root, refused if it is or leads outside the root or
         into the temporary area: with ``ValueError`` when writing, as ``ObjectNotFound`` when
-        reading (to a reader such a key names nothing)."""
+        reading (to a reader such a key names nothing). ``resolve=False`` leaves the symlink
+        check to the caller, who makes it on what it opened."""
         segments = validate_key(key).split("/")
         if _is_temp(segments[0]):
             raise ValueError(f"storage keys under {TEMP_DIR!r} are reserved by local storage")
         if any(len(segment.encode("utf-8")) > NAME_MAX for segment in segments):
             raise ValueError(f"local storage keys cannot have a segment over {NAME_MAX} bytes")
         path = os.path.join(self.root, *segments)
-        resolved = os.path.realpath(path)
-        inside = resolved.startswith(self.root + os.sep)
-        if not inside or _is_temp(resolved[len(self.root) + 1 :].split(os.sep, 1)[0]):
+        if resolve and not self._inside(os.path.realpath(path)):
             if writing:
                 raise ValueError(f"storage key {key!r} resolves outside the storage root")
             raise ObjectNotFound(key)
         return path
+
+    def _inside(self, resolved: str) -> bool:
+        """Whether a fully resolved path lies under the root and outside the temporary area."""
+        return resolved.startswith(self.root + os.sep) and not _is_temp(
+            resolved[len(self.root) + 1 :].split(os.sep, 1)[0]
+        )
+
+
+_PROC_FD = "/proc/self/fd"
+_HAVE_PROC_FD = os.path.isdir(_PROC_FD)
+
+
+def _real_path_of(fd: int, path: str) -> str:
+    """The resolved path of an open descriptor (Linux: its /proc link), else of ``path``."""
+    if _HAVE_PROC_FD:
+        try:
+            return os.readlink(f"{_PROC_FD}/{fd}")
+        except OSError:
+            pass
+    return os.path.realpath(path)
 
 
 def _is_temp(segment: str) -> bool:

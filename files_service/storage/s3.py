@@ -8,8 +8,10 @@ the credentials."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import http.client
+import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -147,31 +149,38 @@ class S3Storage:
         full_key = self._full_key(key)
         digest = hashlib.sha256()
         size = 0
-        buffer = bytearray()
+        # The part being gathered, as the chunks that came in: never joined, so a part is in
+        # memory once (a bytearray buffer plus the slice and copy sent held it three times).
+        pending: list[bytes] = []
+        pending_size = 0
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
         try:
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
-                buffer += chunk
+                pending.append(chunk)
+                pending_size += len(chunk)
                 # Strictly more than a part: only then is it sure that this is not the last part
                 # and so that the object needs a multipart upload at all.
-                while len(buffer) > self.part_size:
+                while pending_size > self.part_size:
                     if upload_id is None:
                         with self._translate("CreateMultipartUpload"):
                             created = self.client.create_multipart_upload(
                                 Bucket=self.bucket, Key=full_key
                             )
                         upload_id = created["UploadId"]
-                    part = bytes(buffer[: self.part_size])
-                    del buffer[: self.part_size]
-                    parts.append(self._upload_part(key, full_key, upload_id, len(parts) + 1, part))
+                    part, pending = _split(pending, self.part_size)
+                    pending_size -= self.part_size
+                    parts.append(
+                        self._upload_part(key, full_key, upload_id, len(parts) + 1, part)
+                    )
+            body = _ChunksReader(pending)
             if upload_id is None:
                 with self._translate("PutObject"):
-                    self.client.put_object(Bucket=self.bucket, Key=full_key, Body=buffer)
+                    self.client.put_object(Bucket=self.bucket, Key=full_key, Body=body)
             else:
-                parts.append(self._upload_part(key, full_key, upload_id, len(parts) + 1, buffer))
+                parts.append(self._upload_part(key, full_key, upload_id, len(parts) + 1, pending))
                 with self._translate("CompleteMultipartUpload"):
                     self.client.complete_multipart_upload(
                         Bucket=self.bucket,
@@ -236,12 +245,13 @@ class S3Storage:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _upload_part(
-        self, key: str, full_key: str, upload_id: str, number: int, data: bytes | bytearray
+        self, key: str, full_key: str, upload_id: str, number: int, chunks: list[bytes]
     ) -> dict[str, Any]:
         """Upload part ``number``; what ``CompleteMultipartUpload`` needs to know of it."""
         with self._translate("UploadPart"):
             uploaded = self.client.upload_part(
-                Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=data
+                Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number,
+                Body=_ChunksReader(chunks),
             )
         return {"ETag": uploaded["ETag"], "PartNumber": number}
 
@@ -303,3 +313,68 @@ def _domain_error(exc: Exception, operation: str, bucket: str, key: str | None) 
         # ConnectTimeoutError, NoCredentialsError...) without echoing URLs or parameters.
         detail = type(exc).__name__
     return StorageUnavailable(f"S3 {operation} on bucket {bucket!r} failed: {detail}")
+
+
+def _split(chunks: list[bytes], size: int) -> tuple[list[bytes], list[bytes]]:
+    """The first ``size`` bytes of ``chunks`` and the rest, splitting one chunk at most."""
+    head: list[bytes] = []
+    taken = 0
+    for index, chunk in enumerate(chunks):
+        if taken + len(chunk) <= size:
+            head.append(chunk)
+            taken += len(chunk)
+            if taken == size:
+                return head, chunks[index + 1 :]
+            continue
+        cut = size - taken
+        return [*head, chunk[:cut]], [chunk[cut:], *chunks[index + 1 :]]
+    return head, []
+
+
+class _ChunksReader(io.RawIOBase):
+    """A seekable, read-only file over a list of byte chunks, without joining them: botocore
+    seeks a body to checksum it and to rewind it for a retry."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+        self._starts: list[int] = []
+        total = 0
+        for chunk in chunks:
+            self._starts.append(total)
+            total += len(chunk)
+        self._size = total
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def __len__(self) -> int:
+        return self._size
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        written = 0
+        index = max(0, bisect.bisect_right(self._starts, self._pos) - 1)
+        while written < len(view) and self._pos < self._size and index < len(self._chunks):
+            chunk = self._chunks[index]
+            offset = self._pos - self._starts[index]
+            if offset >= len(chunk):
+                index += 1
+                continue
+            count = min(len(chunk) - offset, len(view) - written)
+            view[written : written + count] = chunk[offset : offset + count]
+            written += count
+            self._pos += count
+            index += 1
+        return written

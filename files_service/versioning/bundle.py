@@ -13,6 +13,7 @@ so every released version is served without it.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -112,18 +113,28 @@ class VersionBundle:
 
     def changes_after(self, version: str) -> list[VersionChange]:
         """Changes of versions after ``version``, newest first (stable within a version)."""
+        return list(self._changes_after(version))
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - bundles are few and live for the process
+    def _changes_after(self, version: str) -> tuple[VersionChange, ...]:
+        # Asked once per resource of every response: sorted once per version.
         newer = [c for c in self.changes if version_key(c.version) > version_key(version)]
-        return sorted(newer, key=lambda change: version_key(change.version), reverse=True)
+        return tuple(sorted(newer, key=lambda change: version_key(change.version), reverse=True))
 
     def migrate_resource(
         self, resource: dict[str, Any], to_version: str, ctx: MigrationContext
     ) -> dict[str, Any]:
-        """A head-shaped resource object as ``to_version`` shows it (``resource`` itself is left
-        untouched). ``to_version`` must be a released version or ``unstable``, as resolved."""
+        """A head-shaped resource object as ``to_version`` shows it. ``resource`` itself is left
+        untouched: it is copied before the first change that applies, and returned as it is
+        where none does (the head version, the usual case: no copy per resource of a batch).
+        ``to_version`` must be a released version or ``unstable``, as resolved."""
+        kind = resource.get("type")
+        changes = [c for c in self._changes_after(to_version) if kind in c.applies_to]
+        if not changes:
+            return resource
         migrated = copy.deepcopy(resource)
-        for change in self.changes_after(to_version):
-            if migrated.get("type") in change.applies_to:
-                migrated = change.downgrade_response(migrated, ctx)
+        for change in changes:
+            migrated = change.downgrade_response(migrated, ctx)
         return migrated
 
     def migrate_document(
