@@ -5,20 +5,24 @@ the result as ``app`` for any WSGI server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import Clock
 from .download import DownloadApp, DownloadDispatcher
+from .ratelimit import FailureLimiter
 from .redact import configure_logging
 from .registry import Registry
 from .services import Services, build_services
 from .settings import Settings
 from .storage import Storage
 
-__all__ = ["Services", "Settings", "create_app", "get_services"]
+__all__ = ["Services", "Settings", "create_app", "get_rate_limiter", "get_services"]
 
 EXTENSION = "files_service"
+RATE_LIMIT_EXTENSION = "files_service.ratelimit"
 
 
 def create_app(
@@ -39,7 +43,16 @@ def create_app(
         services.registry.check()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=None, JSON_SORT_KEYS=False)
+    # Werkzeug would answer a path with doubled slashes (/api/v1//files) with a 308 to the
+    # merged one: an HTML page, its Location built from the request's Host header. Such a
+    # path is simply not found here. (Set before any route is added: rules take it then.)
+    app.url_map.merge_slashes = False
     app.extensions[EXTENSION] = services
+    # One per app (so per worker process): see files_service.ratelimit.
+    limiter = (
+        FailureLimiter(settings.rate_limit, services.clock) if settings.rate_limit else None
+    )
+    app.extensions[RATE_LIMIT_EXTENSION] = limiter
 
     from . import health, web_errors
 
@@ -52,22 +65,27 @@ def create_app(
     if api is not None and hasattr(api, "init_app"):
         api.init_app(app)
 
-    inner = app.wsgi_app
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        inner = ProxyFix(inner, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     # The app's own one-segment routes (/healthz, /metrics, …): without a token they stay
     # the app's; any other one-segment path is a download.
     reserved = frozenset(
         rule.rule for rule in app.url_map.iter_rules()
         if rule.rule.count("/") == 1 and "<" not in rule.rule
     )
-    app.wsgi_app = DownloadDispatcher(  # type: ignore[method-assign]
-        inner, DownloadApp(services), reserved
-    )
+    outer: Any = DownloadDispatcher(app.wsgi_app, DownloadApp(services, limiter), reserved)
+    if settings.trusted_proxies:
+        # Around the downloads too, so that both see the same client address (REMOTE_ADDR,
+        # for FILES_RATE_LIMIT); downloads read nothing else ProxyFix rewrites.
+        n = settings.trusted_proxies
+        outer = ProxyFix(outer, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    app.wsgi_app = outer  # type: ignore[method-assign]
     return app
 
 
 def get_services(app: Flask) -> Services:
     """The services an app was built with."""
     return app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def get_rate_limiter(app: Flask) -> FailureLimiter | None:
+    """The app's limiter of failed attempts (``FILES_RATE_LIMIT``), or ``None`` where off."""
+    return app.extensions.get(RATE_LIMIT_EXTENSION)

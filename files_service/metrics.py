@@ -11,7 +11,10 @@ DOWNLOAD_OUTCOMES = (
     "ok", "partial", "not_modified", "invalid_token", "expired_token", "revoked_token",
     "unauthorized", "not_found", "range_not_satisfiable", "storage_unavailable",
     "method_not_allowed", "registry_unavailable", "preflight", "redirect", "accel", "aborted",
+    "rate_limited",
 )
+AUTH_FAILURE_KINDS = ("api_key", "invalid_token", "expired_token", "revoked_token")
+RATE_LIMITED_SURFACES = ("download", "api")
 
 
 class Metrics:
@@ -38,6 +41,10 @@ class Metrics:
             "files_auth_failures", "Refused API keys and tokens, by kind", ["kind"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "files_rate_limited", "Requests refused by FILES_RATE_LIMIT, by surface",
+            ["surface"], registry=self.registry,
+        )
         self.api_requests = Histogram(
             "files_api_request_seconds", "API request latency", ["method", "status"],
             registry=self.registry,
@@ -47,6 +54,10 @@ class Metrics:
             self.downloads.labels(outcome)
         for style in ("current", "legacy"):
             self.urls_minted.labels(style)
+        for kind in AUTH_FAILURE_KINDS:
+            self.auth_failures.labels(kind)
+        for surface in RATE_LIMITED_SURFACES:
+            self.rate_limited.labels(surface)
 
     def exposition(self) -> bytes:
         """The text format for ``/metrics``."""

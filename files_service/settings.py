@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import SettingsError
+from .ratelimit import RateLimit, parse_rate_limit
 from .versioning.resolve import VersionDates, parse_version_dates
 
 ENVIRONMENTS = ("development", "production")
@@ -49,6 +50,7 @@ class Settings:
     accel_location: str = "/_protected"
     cdn_cache: str = "private"
     trusted_proxies: int = 0
+    rate_limit: RateLimit | None = None  # failed attempts per client address; None: off
     url_bucket_seconds: int = 300
     registry_cache_seconds: int = 30
     retired_versions: str = "reject"
@@ -89,6 +91,7 @@ class Settings:
             accel_location=reader.text("FILES_ACCEL_LOCATION", "/_protected"),
             cdn_cache=reader.choice("FILES_CDN_CACHE", CDN_CACHE_MODES, "private"),
             trusted_proxies=reader.integer("FILES_TRUSTED_PROXIES", 0, 0, 10),
+            rate_limit=reader.rate_limit("FILES_RATE_LIMIT"),
             url_bucket_seconds=reader.integer("FILES_URL_BUCKET_SECONDS", 300, 0, 86400),
             registry_cache_seconds=reader.integer("FILES_REGISTRY_CACHE_SECONDS", 30, 0, 3600),
             retired_versions=reader.choice("FILES_RETIRED_VERSIONS", RETIRED_POLICIES, "reject"),
@@ -126,6 +129,8 @@ class Settings:
             raise SettingsError(
                 "FILES_DATABASE_URL", "must be sqlite:///PATH or postgresql://…"
             )
+        if self.rate_limit is not None and not isinstance(self.rate_limit, RateLimit):
+            raise SettingsError("FILES_RATE_LIMIT", "must be <attempts>/<seconds>, e.g. 20/60")
         if not self.accel_location.startswith("/") or self.accel_location.endswith("/"):
             raise SettingsError(
                 "FILES_ACCEL_LOCATION", "must start with '/' and not end with '/'"
@@ -247,6 +252,15 @@ class _Reader:
     def signing_keys(self, name: str) -> tuple[SigningKey, ...]:
         value = self.raw(name)
         return () if value is None else parse_signing_keys(name, value)
+
+    def rate_limit(self, name: str) -> RateLimit | None:
+        value = self.raw(name)
+        if value is None or value.lower() == "off":
+            return None
+        try:
+            return parse_rate_limit(value)
+        except ValueError as exc:
+            raise SettingsError(name, str(exc)) from None
 
     def version_dates(self, name: str) -> dict[str, VersionDates]:
         try:

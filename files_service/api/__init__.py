@@ -5,7 +5,7 @@
                       after: Files-Version, Vary, deprecation headers
     auth.py           Authorization: Bearer <api key secret>
     version.py        version resolution and pinning for a request
-    negotiation.py    media types, request documents
+    negotiation.py    media types, query strings, request documents
     errors.py         every error as a JSON:API error document
     documents.py      query parameters in, versioned JSON:API documents out
     resources.py      the resource types in the head shape
@@ -36,6 +36,7 @@ from . import (  # noqa: F401
 )
 from .blueprint import bp
 from .context import EXTENSION, ApiConfig
+from .negotiation import TolerantRequest
 
 __all__ = ["ApiConfig", "init_app"]
 
@@ -43,6 +44,7 @@ __all__ = ["ApiConfig", "init_app"]
 def init_app(app: Flask, config: ApiConfig | None = None) -> None:
     """Serve the API from ``app``."""
     app.extensions[EXTENSION] = config or ApiConfig()
+    app.request_class = TolerantRequest
     app.register_blueprint(bp)
     pipeline.init_app(app)
     errors.init_app(app)

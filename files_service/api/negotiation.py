@@ -1,4 +1,5 @@
-"""Media types of the API (§7) and reading a JSON:API request document.
+"""Media types of the API (§7) and reading a request: its query string and its JSON:API
+document.
 
 Responses are ``application/vnd.api+json``, but for ``/openapi.json``, which is plain
 ``application/json``. Request documents are at most ``MAX_DOCUMENT_BYTES`` (larger: ``413``);
@@ -7,17 +8,42 @@ uploads are ``multipart/form-data`` and streamed (``upload.py``), never read who
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import IO, Any
+from urllib.parse import parse_qsl
 
-from flask import request
-from werkzeug.exceptions import ClientDisconnected
+from flask import Request, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.utils import cached_property
 
 from ..jsonapi import bad_pointer, not_acceptable
 from ..jsonapi.media import VERSION_MEDIA_TYPE, parse_accept
 from .errors import payload_too_large
 
+log = logging.getLogger(__name__)
+
 MAX_DOCUMENT_BYTES = 1024 * 1024
 JSON = "application/json"
+
+
+class TolerantRequest(Request):
+    """Flask's request, but a query string with raw bytes that are not UTF-8 is read, not
+    crashed on.
+
+    A WSGI server hands the query string over as the bytes the client sent; Werkzeug decodes
+    them strictly as UTF-8 (and keeps it that way on purpose: pallets/werkzeug#3022), so a raw
+    ``\xff`` made ``request.args`` raise ``UnicodeDecodeError``, a 500 from every API request
+    and from the error handler's own attempt to name the version. Gunicorn refuses such a
+    request line itself; other WSGI servers pass it on. Here a byte that is not UTF-8 reads
+    as its percent escape (``%FF``), exactly as Werkzeug reads a percent-encoded one, so the
+    usual checks answer it (a 400 where the parameter is ours, ignored where it is not)."""
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:  # type: ignore[override]
+        text = self.query_string.decode("utf-8", "werkzeug.url_quote")
+        return self.parameter_storage_class(
+            parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+        )
 
 
 def check_accept_json(accept: str | None) -> None:
@@ -34,6 +60,23 @@ def check_accept_json(accept: str | None) -> None:
     raise not_acceptable(f"This endpoint sends {JSON}: accept it.")
 
 
+def read_body(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes of the request body (``b""`` at its end); ``ApiError`` (400, on the
+    body as a whole) where it cannot be read.
+
+    The input stream is the WSGI server's, and what it raises is its own: an ``OSError`` or
+    Werkzeug's ``ClientDisconnected`` when the client went away, but gunicorn raises
+    ``InvalidChunkSize`` and friends (plain ``Exception``s) for a chunked body whose framing
+    is broken, which were 500s. Any of them means the same to us: the body is not there."""
+    try:
+        return stream.read(size)
+    except Exception as exc:  # a foreign boundary: see above
+        log.info("the request body could not be read: %s", type(exc).__name__)
+        raise bad_pointer(
+            "", "The request body ended before it was complete, or its framing is malformed."
+        ) from None
+
+
 def read_document() -> dict[str, Any]:
     """The request's JSON document, a JSON object; ``413`` above ``MAX_DOCUMENT_BYTES``,
     ``400`` (``source.pointer`` ``""``, the whole document) when it is not a JSON object."""
@@ -41,10 +84,7 @@ def read_document() -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > MAX_DOCUMENT_BYTES:
         raise payload_too_large(too_large)
-    try:
-        raw = request.stream.read(MAX_DOCUMENT_BYTES + 1)
-    except (OSError, ClientDisconnected):
-        raise bad_pointer("", "The request body ended before it was complete.") from None
+    raw = read_body(request.stream, MAX_DOCUMENT_BYTES + 1)
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise payload_too_large(too_large)
     try:

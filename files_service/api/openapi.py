@@ -8,18 +8,27 @@ description of an older version cannot drift from what it serves."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Response
 
+from ..ids import ID_CHARS
 from ..jsonapi import MEDIA_TYPE
-from ..jsonapi.query import DEFAULT_PAGE_SIZE, MAX_FILTER_IDS, MAX_PAGE_SIZE
+from ..jsonapi.query import (
+    DEFAULT_PAGE_SIZE,
+    MAP_ATTRIBUTES,
+    MAX_CURSOR_CHARS,
+    MAX_FILTER_IDS,
+    MAX_INCLUDE_NAMES,
+    MAX_PAGE_SIZE,
+)
 from ..versioning import VersionBundle
 from .blueprint import route
 from .context import current_request
 from .documents import json_response, query_options
 from .negotiation import JSON
+from .resources import RELATIONSHIPS
 from .schemas import TTL, attribute_names, head_schemas, ref, schema
 
 OPENAPI_VERSION = "3.1.0"
@@ -30,6 +39,45 @@ def _query(name: str, description: str, value: dict[str, Any]) -> dict[str, Any]
             "schema": value}
 
 
+def _id_pattern(prefix: str) -> str:
+    return f"{prefix}_[A-Za-z0-9]{{{ID_CHARS}}}"
+
+
+def _list_pattern(items: Iterable[str], *, also: str | None = None) -> str:
+    """A comma-separated list of ``items`` (or of what the regex ``also`` matches), or
+    nothing: what ``include`` and ``fields[TYPE]`` take (jsonapi/query.py)."""
+    # Names are of a-z, '-' and '.': only the dot needs escaping (and ECMA-262 patterns,
+    # which JSON Schema uses, refuse Python's escaped '-').
+    one = "|".join([*(item.replace(".", r"\.") for item in items), *([also] if also else [])])
+    return f"^$|^({one})(,({one}))*$" if one else "^$"
+
+
+def _include_paths(type_name: str) -> list[str]:
+    """The relationship paths ``include`` may name from ``type_name`` (at most
+    ``MAX_INCLUDE_NAMES`` names deep)."""
+    paths: list[str] = []
+    frontier = [("", type_name)]
+    for _ in range(MAX_INCLUDE_NAMES):
+        frontier = [
+            (f"{prefix}{name}", target)
+            for prefix, current in frontier
+            for name, target in RELATIONSHIPS[current].items()
+        ]
+        paths += [path for path, _ in frontier]
+        frontier = [(f"{path}.", target) for path, target in frontier]
+    return paths
+
+
+def _include(type_name: str) -> dict[str, Any]:
+    paths = _include_paths(type_name)
+    return _query(
+        "include",
+        "Related resources to include: comma-separated relationship paths of at most "
+        f"{MAX_INCLUDE_NAMES} names ({', '.join(paths) or 'none here'}); empty for none.",
+        {"type": "string", "pattern": _list_pattern(paths)},
+    )
+
+
 _PARAMETERS: dict[str, Any] = {
     "FilesVersion": {
         "name": "Files-Version", "in": "header", "required": False,
@@ -38,10 +86,10 @@ _PARAMETERS: dict[str, Any] = {
     },
     "ApiVersion": _query("api-version", "The API version, as the Files-Version header.",
                          {"type": "string"}),
-    "Include": _query("include", "Related resources to include: comma-separated paths of at "
-                      "most two names (created-by.organization).", {"type": "string"}),
+    **{f"Include-{type_name}": _include(type_name)
+       for type_name in ("file", "api-key", "webhook", "organization")},
     "WebhookId": _query("webhook-id", "Mint in this webhook's context: its TTL and API version.",
-                        {"type": "string", "pattern": "^wbh_[A-Za-z0-9]+$"}),
+                        {"type": "string", "pattern": f"^{_id_pattern('wbh')}$"}),
     "UrlTtl": _query("url-ttl", "A shorter TTL for the minted URLs; longer is refused.", TTL),
     "UrlDisposition": _query("url-disposition", "Content-Disposition of the download.",
                              {"type": "string", "enum": ["inline", "attachment"],
@@ -49,23 +97,39 @@ _PARAMETERS: dict[str, Any] = {
     "PageSize": _query("page[size]", "Files per page.",
                        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                         "default": DEFAULT_PAGE_SIZE}),
-    "PageAfter": _query("page[after]", "The opaque cursor of links.next.", {"type": "string"}),
-    "FilterId": _query("filter[id]", f"1 to {MAX_FILTER_IDS} comma-separated file ids, all "
-                       "minted in one response.", {"type": "string"}),
+    "PageAfter": _query("page[after]", "The opaque cursor of links.next.",
+                        {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_CHARS}),
+    "FilterId": _query(
+        "filter[id]", f"1 to {MAX_FILTER_IDS} comma-separated file ids, all minted in one "
+        "response.",
+        {"type": "string",
+         "pattern": f"^{_id_pattern('file')}(,{_id_pattern('file')}){{0,{MAX_FILTER_IDS - 1}}}$"},
+    ),
     "Id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
 }
+
+
+def _fieldset(type_name: str, attributes: tuple[str, ...]) -> dict[str, Any]:
+    """``fields[TYPE]``: attribute (or relationship) names, or ``metadata.KEY`` for a map."""
+    maps = sorted(MAP_ATTRIBUTES & set(attributes))
+    return _query(
+        f"fields[{type_name}]",
+        f"Sparse fieldset: the attributes of {type_name} resources to keep "
+        f"({', '.join(attributes)}), comma-separated"
+        + ("".join(f", or one key of {name} with {name}.KEY" for name in maps))
+        + "; empty for none.",
+        {"type": "string", "pattern": _list_pattern(
+            [*attributes, *RELATIONSHIPS[type_name]],
+            also=f"({'|'.join(maps)})\\.[^,]+" if maps else None,
+        )},
+    )
 
 
 def _parameters(names: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """``components.parameters``, the sparse fieldsets naming the attributes of the version
     described (``names``: ``schemas.attribute_names``)."""
     fields = {
-        f"Fields-{type_name}": _query(
-            f"fields[{type_name}]",
-            f"Sparse fieldset: the attributes of {type_name} resources to keep "
-            f"({', '.join(attributes)}).",
-            {"type": "string"},
-        )
+        f"Fields-{type_name}": _fieldset(type_name, attributes)
         for type_name, attributes in names.items()
     }
     return {**_PARAMETERS, **fields}
@@ -107,7 +171,7 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "createFile",
                 "summary": "Upload a file (streamed) or register an object already in storage.",
-                "parameters": _params("Include", *_MINTING, *_FILE_FIELDS),
+                "parameters": _params("Include-file", *_MINTING, *_FILE_FIELDS),
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -126,7 +190,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "getFile",
                 "summary": "A file, with a freshly minted URL.",
-                "parameters": _params("Include", *_MINTING, *_FILE_FIELDS),
+                "parameters": _params("Include-file", *_MINTING, *_FILE_FIELDS),
                 "responses": _ok("FileDocument", "The file."),
             },
             "delete": {
@@ -161,11 +225,12 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/api-keys/{id}": _read("getApiKey", "An API key (never its secret).", "ApiKeyDocument",
-                                _fields("api-key", "organization")),
+                                "api-key", _fields("api-key", "organization")),
         "/webhooks/{id}": _read("getWebhook", "A webhook.", "WebhookDocument",
-                                _fields("webhook", "organization")),
+                                "webhook", _fields("webhook", "organization")),
         "/organizations/{id}": _read("getOrganization", "Your organization.",
-                                     "OrganizationDocument", _fields("organization")),
+                                     "OrganizationDocument", "organization",
+                                     _fields("organization")),
         "/versions": {
             "get": {
                 "operationId": "listVersions",
@@ -190,13 +255,15 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def _read(operation: str, summary: str, schema_name: str, fields: list[str]) -> dict[str, Any]:
+def _read(
+    operation: str, summary: str, schema_name: str, type_name: str, fields: list[str]
+) -> dict[str, Any]:
     return {
         "parameters": [ref("parameters", "Id")],
         "get": {
             "operationId": operation,
             "summary": summary,
-            "parameters": _params("Include", *fields),
+            "parameters": _params(f"Include-{type_name}", *fields),
             "responses": _ok(schema_name, summary),
         },
     }

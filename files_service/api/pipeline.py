@@ -1,11 +1,12 @@
 """What every API request goes through, before and after its view.
 
-Before: authenticate the API key (401), find the principal (the webhook of a ``webhook-id``
-mint, else the key), resolve the version (400 where it is at fault), pinning the principal
-on its first unversioned request, then check ``Accept`` (406). After, on every response,
-errors included: ``Files-Version`` (see ``response_version``), ``Vary: Files-Version,
-Accept``, the deprecation headers of a deprecated version and ``Cache-Control: no-store``
-(responses hold freshly minted URLs and are the caller's alone)."""
+Before: refuse an address over ``FILES_RATE_LIMIT`` (429), authenticate the API key (401),
+find the principal (the webhook of a ``webhook-id`` mint, else the key), resolve the version
+(400 where it is at fault), pinning the principal on its first unversioned request, then
+check ``Accept`` (406). After, on every response, errors included: ``Files-Version`` (see
+``response_version``), ``Vary: Files-Version, Accept``, the deprecation headers of a
+deprecated version and ``Cache-Control: no-store`` (responses hold freshly minted URLs and
+are the caller's alone)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask import Flask, Response, current_app, g, request
 
 from ..errors import NotFound
 from ..jsonapi import ApiError, bad_parameter, check_accept, webhook_id_param
+from ..ratelimit import FailureLimiter
 from ..registry.models import ACTIVE, Principal
 from ..services import Services
 from ..versioning import Resolution
@@ -33,6 +35,12 @@ def _services() -> Services:
     from .. import get_services
 
     return get_services(current_app)
+
+
+def _limiter() -> FailureLimiter | None:
+    from .. import get_rate_limiter
+
+    return get_rate_limiter(current_app)
 
 
 def _minting_principal(api: ApiRequest) -> Principal:
@@ -65,7 +73,10 @@ def before_api_request() -> None:
     services = _services()
     api = ApiRequest(services, api_config(), started=time.perf_counter())
     g.files_api = api
-    api.api_key = authenticate(services, request.headers.get("Authorization"))
+    api.api_key = authenticate(
+        services, request.headers.get("Authorization"),
+        limiter=_limiter(), address=request.remote_addr,
+    )
     api.principal = _minting_principal(api)
     try:
         api.resolution = resolve_for(services, api.config.bundle, api.principal)

@@ -178,6 +178,9 @@ def head_schemas() -> dict[str, Any]:
                     "required": ["type", "attributes"],
                     "properties": {
                         "type": {"const": "file"},
+                        # Ids are the server's to make (403), and so are relationships (400).
+                        "id": False,
+                        "relationships": False,
                         "attributes": {
                             "type": "object",
                             "required": ["filename", "storage-key"],
@@ -202,6 +205,7 @@ def head_schemas() -> dict[str, Any]:
         "Upload": {
             "type": "object",
             "required": ["file"],
+            "additionalProperties": False,  # any other part is refused (upload.py)
             "properties": {
                 "metadata": {
                     "type": "object",

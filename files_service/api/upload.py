@@ -26,12 +26,11 @@ whole.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import (
     Data,
@@ -46,8 +45,7 @@ from werkzeug.sansio.multipart import (
 
 from ..jsonapi import ApiError, bad_header, bad_pointer
 from .errors import payload_too_large
-
-log = logging.getLogger(__name__)
+from .negotiation import read_body
 
 READ_SIZE = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -171,12 +169,7 @@ class MultipartUpload:
 
     def _read(self) -> bytes | None:
         """The next chunk of the body, or ``None`` at its end."""
-        try:
-            chunk = self._stream.read(READ_SIZE)
-        except (OSError, ClientDisconnected):
-            log.info("upload: the client went away before the body was complete")
-            raise bad_pointer("", "The request body ended before it was complete.") from None
-        return chunk or None
+        return read_body(self._stream, READ_SIZE) or None
 
     def _field_value(self, name: str) -> bytes:
         value = bytearray()

@@ -44,6 +44,7 @@ from ..errors import (
     TokenExpired,
 )
 from ..jsonapi.errors import ApiError, error_document
+from ..ratelimit import FailureLimiter, rate_limited
 from ..registry.models import ACTIVE, File
 from ..services import Services
 from ..storage import ReadStream
@@ -66,7 +67,8 @@ _REASONS = {
     200: "200 OK", 204: "204 No Content", 206: "206 Partial Content", 302: "302 Found",
     304: "304 Not Modified", 401: "401 Unauthorized", 403: "403 Forbidden",
     404: "404 Not Found", 405: "405 Method Not Allowed",
-    416: "416 Range Not Satisfiable", 503: "503 Service Unavailable",
+    416: "416 Range Not Satisfiable", 429: "429 Too Many Requests",
+    503: "503 Service Unavailable",
 }
 _DETAILS = {
     "invalid_token": "The access token is missing, malformed or not valid for this URL.",
@@ -89,11 +91,18 @@ def refusal(
     return ApiError(status, code, _DETAILS[code], headers=headers or (), meta=meta)
 
 
-class DownloadApp:
-    """Serves downloads for one app's services."""
+# Refusals that answer a guess (a token or key that was sent and is wrong): what
+# FILES_RATE_LIMIT counts, where a credential was presented at all (see files_service.ratelimit).
+_GUESSES = frozenset({"invalid_token", "unauthorized"})
 
-    def __init__(self, services: Services) -> None:
+
+class DownloadApp:
+    """Serves downloads for one app's services; ``limiter`` (``FILES_RATE_LIMIT``) refuses
+    addresses that have failed too often."""
+
+    def __init__(self, services: Services, limiter: FailureLimiter | None = None) -> None:
         self.services = services
+        self.limiter = limiter
         self.settings = services.settings
         self.tokens = services.tokens
         self.cache = services.cache
@@ -134,7 +143,12 @@ class DownloadApp:
                 return []
             if method not in ("GET", "HEAD"):
                 raise refusal(405, "method_not_allowed", headers=[("Allow", ALLOW)])
-            claims, file = self._authorize(environ, style, raw_name, token)
+            self._check_rate_limit(environ)
+            try:
+                claims, file = self._authorize(environ, style, raw_name, token)
+            except ApiError as err:
+                self._count_guess(environ, err.code, token)
+                raise
             return self._respond(environ, start_response, method, claims, file)
         except ApiError as err:
             return self._error(start_response, err)
@@ -169,6 +183,7 @@ class DownloadApp:
             raise refusal(403, exc.code) from None
         principal = self.cache.principal(claims.principal_id)
         if principal is None or principal.status != ACTIVE:
+            self.metrics.auth_failures.labels("revoked_token").inc()
             raise refusal(403, "revoked_token")
         file = self.cache.file(claims.file_id)
         if file is None or file.organization_id != principal.organization_id:
@@ -176,6 +191,23 @@ class DownloadApp:
         if style == LEGACY and environ["files.api_key"].organization_id != file.organization_id:
             raise refusal(404, "not_found")
         return claims, file
+
+    def _check_rate_limit(self, environ: dict[str, Any]) -> None:
+        """429 for an address over ``FILES_RATE_LIMIT``, before any token or key work."""
+        if self.limiter is None:
+            return
+        wait = self.limiter.retry_after(environ.get("REMOTE_ADDR"))
+        if wait is not None:
+            self.metrics.rate_limited.labels("download").inc()
+            raise rate_limited(wait)
+
+    def _count_guess(self, environ: dict[str, Any], code: str, token: str) -> None:
+        """Count a refused token or key against the address, where one was sent."""
+        if self.limiter is None or code not in _GUESSES:
+            return
+        presented = environ.get("HTTP_AUTHORIZATION") if code == "unauthorized" else token
+        if presented:
+            self.limiter.failed(environ.get("REMOTE_ADDR"))
 
     def _check_api_key(self, environ: dict[str, Any]) -> None:
         auth = environ.get("HTTP_AUTHORIZATION", "")

@@ -1,0 +1,60 @@
+"""Fixtures for the API's property tests: the official JSON:API schema validator, and a fuzz
+world with two organizations, so that a test can check nothing of the other one ever leaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from files_service.files import store_file
+from files_service.registry.models import File, Webhook
+from files_service.services import Services
+from tests.api.conftest import official_schema
+from tests.conftest import World, make_world
+
+REGISTRABLE_KEY = "imports/report.csv"
+"""An object put in storage by someone other than the service: the one key registering may
+name (anything under ``org_…`` is the service's own uploads, never registrable)."""
+
+
+@pytest.fixture(scope="session")
+def validate() -> Any:
+    """Asserts a document validates against the official JSON:API response schema."""
+    return official_schema.load_validate()
+
+
+@dataclass
+class Tenants:
+    """The caller's organization (``ours``, pinned to 2025-06-01, with a webhook and a second
+    file) and another one (``theirs``), whose files and webhook must stay out of reach."""
+
+    ours: World
+    theirs: World
+    our_webhook: Webhook
+    their_webhook: Webhook
+    our_files: list[File]
+
+    @property
+    def our_file_ids(self) -> set[str]:
+        return {file.id for file in self.our_files}
+
+
+@pytest.fixture
+def tenants(services: Services) -> Tenants:
+    ours = make_world(services)
+    theirs = make_world(services, filename="theirs.txt", content=b"theirs",
+                        content_type="text/plain")
+    second = store_file(services, ours.org.id, iter([b"second"]), filename="second.txt",
+                        content_type="text/plain", created_by=ours.key.id)
+    services.storage.write(REGISTRABLE_KEY, [b"a,b\n1,2\n"])
+    return Tenants(
+        ours=ours,
+        theirs=theirs,
+        our_webhook=services.registry.create_webhook(ours.org.id, url="https://ours.example/h"),
+        their_webhook=services.registry.create_webhook(theirs.org.id,
+                                                       url="https://theirs.example/h"),
+        our_files=[ours.file, second],
+    )
+
