@@ -62,6 +62,32 @@ class LocalReadStream(ReadStream):
             self._remaining -= len(chunk)
         return chunk
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (the rest of the range for -1); b"" at the end. With
+        ``fileno`` this makes the stream a file for ``wsgi.file_wrapper`` (sendfile)."""
+        if self._file.closed:
+            return b""
+        if size is None or size < 0:
+            size = self._remaining if self._remaining is not None else -1
+        elif self._remaining is not None:
+            size = min(size, self._remaining)
+        if size == 0:
+            return b""
+        try:
+            chunk = self._file.read(size)
+        except OSError as exc:
+            self.close()
+            raise StorageUnavailable(
+                f"reading {self._key!r} from local storage failed: {_reason(exc)}"
+            ) from exc
+        if self._remaining is not None:
+            self._remaining -= len(chunk)
+        return chunk
+
+    def fileno(self) -> int:
+        """The descriptor, positioned at the start of the range (for sendfile)."""
+        return self._file.fileno()
+
     def close(self) -> None:
         """Close the file; safe to call more than once."""
         self._file.close()

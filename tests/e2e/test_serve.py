@@ -81,3 +81,31 @@ def test_unreachable_database_refuses_to_start(make_server):
     result = server.cli("serve", check=False)
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_local_files_served_by_sendfile_are_exact(make_server, tmp_path):
+    """Under gunicorn, local files go out through wsgi.file_wrapper (sendfile): whole files
+    and ranges must still be exactly the bytes asked for, never more."""
+    server = make_server()
+    content = os.urandom(3 * 1024 * 1024 + 12345)
+    source = tmp_path / "big.bin"
+    source.write_bytes(content)
+    org = server.cli_json("orgs", "create", "Acme")
+    key = server.cli_json("keys", "create", "--org", org["id"])
+    file = server.cli_json("upload", str(source), "--org", org["id"])
+    url = server.cli_json("mint", file["id"], "--key", key["id"])["url"]
+    server.start(workers=1)
+    status, headers, body = fetch(url)
+    assert status == 200 and body == content
+    size = len(content)
+    for header, expected in [
+        ("bytes=0-0", content[:1]),
+        ("bytes=1000000-2999999", content[1000000:3000000]),
+        ("bytes=-5000", content[-5000:]),
+        (f"bytes={size - 10}-", content[-10:]),
+    ]:
+        status, headers, body = fetch(url, {"Range": header})
+        assert status == 206, header
+        assert body == expected, header
+        assert headers["Content-Length"] == str(len(expected))
+    server.stop()
