@@ -87,10 +87,12 @@ class S3Storage:
         client: Any = None,
         connect_timeout: float = 5,
         read_timeout: float = 30,
-        part_size: int = 8 * 1024 * 1024,
+        part_size: int = MIN_PART_SIZE,
     ) -> None:
         """``client`` replaces the boto3 client built from the other arguments and the usual AWS
-        credential chain (its timeouts and retries are then the client's own)."""
+        credential chain (its timeouts and retries are then the client's own). ``part_size`` is
+        the size of the first 1,000 parts of a multipart upload; it doubles every 1,000 parts
+        (see ``part_limit``)."""
         if not _BUCKET.fullmatch(bucket):
             # The name is not echoed: a mistyped URL may hold a secret where the bucket goes.
             raise ValueError("S3 bucket name must be 3 to 255 of A-Z a-z 0-9 . _ -")
@@ -163,15 +165,15 @@ class S3Storage:
                 pending_size += len(chunk)
                 # Strictly more than a part: only then is it sure that this is not the last part
                 # and so that the object needs a multipart upload at all.
-                while pending_size > self.part_size:
+                while pending_size > (limit := self.part_limit(len(parts) + 1)):
                     if upload_id is None:
                         with self._translate("CreateMultipartUpload"):
                             created = self.client.create_multipart_upload(
                                 Bucket=self.bucket, Key=full_key
                             )
                         upload_id = created["UploadId"]
-                    part, pending = _split(pending, self.part_size)
-                    pending_size -= self.part_size
+                    part, pending = _split(pending, limit)
+                    pending_size -= limit
                     parts.append(
                         self._upload_part(key, full_key, upload_id, len(parts) + 1, part)
                     )
@@ -243,6 +245,13 @@ class S3Storage:
     def _full_key(self, key: str) -> str:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def part_limit(self, number: int) -> int:
+        """The size of part ``number`` (from 1): ``part_size`` for parts 1 to 1,000, doubling
+        every 1,000 parts after. Memory holds one part, so small parts keep uploads lean
+        (5 MiB by default, S3's minimum), while S3's 10,000-part cap still allows objects of
+        about 5 TB (5 MiB x 1,000 x (2^10 - 1)), S3's own maximum."""
+        return min(self.part_size << ((number - 1) // 1000), MAX_PART_SIZE)
 
     def _upload_part(
         self, key: str, full_key: str, upload_id: str, number: int, chunks: list[bytes]

@@ -35,3 +35,15 @@ def test_split_cuts_exactly(chunks, size):
     head, rest = _split(chunks, size)
     assert b"".join(head) == joined[:size]
     assert b"".join(head) + b"".join(rest) == joined
+
+
+def test_parts_start_small_and_double_every_thousand():
+    from files_service.storage.s3 import MAX_PART_SIZE, MIN_PART_SIZE, S3Storage
+
+    storage = S3Storage("bucket", client=object())
+    assert storage.part_limit(1) == storage.part_limit(1000) == MIN_PART_SIZE
+    assert storage.part_limit(1001) == 2 * MIN_PART_SIZE
+    assert storage.part_limit(3001) == 8 * MIN_PART_SIZE
+    assert storage.part_limit(10_000) <= MAX_PART_SIZE
+    most = sum(storage.part_limit(n) for n in range(1, 10_001))
+    assert most > 5 * 1000**4  # about 5 TB within S3's 10,000 parts
