@@ -44,22 +44,9 @@ class LocalReadStream(ReadStream):
         self._remaining = remaining
 
     def __next__(self) -> bytes:
-        if self._file.closed:
+        chunk = self.read(CHUNK_SIZE)
+        if not chunk:  # the end of the range, or EOF before it (a range past the file)
             raise StopIteration
-        size = CHUNK_SIZE if self._remaining is None else min(CHUNK_SIZE, self._remaining)
-        if size <= 0:
-            raise StopIteration
-        try:
-            chunk = self._file.read(size)
-        except OSError as exc:
-            self.close()
-            raise StorageUnavailable(
-                f"reading {self._key!r} from local storage failed: {_reason(exc)}"
-            ) from exc
-        if not chunk:  # EOF before ``end``: the range ran past the file, which is clamped
-            raise StopIteration
-        if self._remaining is not None:
-            self._remaining -= len(chunk)
         return chunk
 
     def read(self, size: int = -1) -> bytes:
