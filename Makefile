@@ -4,7 +4,7 @@ VENV ?= .venv
 BIND ?= 127.0.0.1:8000
 BIN := $(VENV)/bin
 
-.PHONY: run test lint lock changelog bench load clean install install-dev
+.PHONY: run test lint lock audit changelog bench load clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(VENV)/.bench
 load: install-dev
 	FILES_TEST_LOAD_SECONDS=60 FILES_TEST_LOAD_OUT=var/load-results.json \
 	  $(BIN)/pytest tests/load -q -s
+
+# Known vulnerabilities in the production lock (needs PyPI's JSON API or OSV to be reachable).
+audit: install-dev
+	$(BIN)/pip install -q pip-audit==2.10.1
+	$(BIN)/pip-audit --strict -r requirements.lock
 
 # CHANGELOG.md is generated from the version change objects (a test fails while it is stale).
 changelog: install
