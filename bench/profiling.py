@@ -27,6 +27,7 @@ from typing import Any
 from bench import wrk
 from bench.common import (
     MIB,
+    ROOT,
     VENV_BIN,
     FamilyResult,
     RunConfig,
@@ -155,7 +156,7 @@ def worker_profile(
             if done.returncode != 0 or not out.exists():
                 result.notes.append(f"py-spy ({view}, {fmt}) failed: {done.stderr.strip()[-300:]}")
                 continue
-            files[f"py-spy {view} {fmt}"] = str(out)
+            files[f"py-spy {view} {fmt}"] = _shown(out)
             if fmt == "raw":
                 summary[view] = summarise(out)
     finally:
@@ -190,7 +191,7 @@ def s3_stream_profile(
             if done.returncode != 0 or not out.exists():
                 result.notes.append(f"py-spy (S3 stream, {view}) failed: {done.stderr[-300:]}")
                 continue
-            files[f"py-spy s3-stream {view}"] = str(out)
+            files[f"py-spy s3-stream {view}"] = _shown(out)
             summary[view] = summarise(out)
     finally:
         stop.set()
@@ -256,8 +257,8 @@ def _pyinstrument(
     text = out_dir / f"{stem}.pyinstrument.txt"
     html.write_text(profiler.output_html())
     text.write_text(profiler.output_text(unicode=True, color=False))
-    files[f"pyinstrument {stem} html"] = str(html)
-    files[f"pyinstrument {stem} text"] = str(text)
+    files[f"pyinstrument {stem} html"] = _shown(html)
+    files[f"pyinstrument {stem} text"] = _shown(text)
     log(f"  pyinstrument: {calls} calls of {stem} profiled -> {text}")
 
 
@@ -353,3 +354,12 @@ def handler_parts(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
             result.measurement(f"part.{name}", label, "µs").add(
                 {"us": time_calls(call, number) * 1e6}
             )
+
+
+def _shown(path: Path) -> str:
+    """A profile's path as results.json records it: relative to the repository, so that the
+    results say nothing of the machine they were made on."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return Path(path).name
