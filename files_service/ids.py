@@ -37,3 +37,15 @@ def hash_secret(secret: str) -> str:
     """The stored form of a secret. Secrets carry 256 random bits, so one SHA-256 is enough:
     no dictionary can guess them, and a lookup by hash costs the same for any input."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def bearer_secret(authorization: str | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header, or ``None``. One parser for
+    the API and the legacy download path, so both refuse exactly the same headers."""
+    if not authorization:
+        return None
+    scheme, _, secret = authorization.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or " " in secret:
+        return None
+    return secret

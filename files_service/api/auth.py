@@ -9,6 +9,7 @@ before any lookup (``files_service.ratelimit``)."""
 
 from __future__ import annotations
 
+from ..ids import bearer_secret
 from ..jsonapi import ApiError
 from ..ratelimit import FailureLimiter, rate_limited
 from ..registry.models import ACTIVE, ApiKey
@@ -26,17 +27,6 @@ def unauthorized() -> ApiError:
         401, "unauthorized", _DETAIL, source={"header": "Authorization"},
         headers=[("WWW-Authenticate", f'Bearer realm="{REALM}"')],
     )
-
-
-def bearer_secret(authorization: str | None) -> str | None:
-    """The secret of an ``Authorization: Bearer <secret>`` header, or ``None``."""
-    if not authorization:
-        return None
-    scheme, _, secret = authorization.strip().partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret or " " in secret:
-        return None
-    return secret
 
 
 def authenticate(

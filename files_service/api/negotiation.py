@@ -87,10 +87,18 @@ def read_document() -> dict[str, Any]:
     raw = read_body(request.stream, MAX_DOCUMENT_BYTES + 1)
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise payload_too_large(too_large)
+    return json_object(
+        raw, "", not_json="The request body is not a JSON document (UTF-8).",
+        not_object="The request document must be a JSON object.",
+    )
+
+
+def json_object(raw: bytes, pointer: str, *, not_json: str, not_object: str) -> dict[str, Any]:
+    """``raw`` parsed as a UTF-8 JSON object; a 400 pointing at ``pointer`` otherwise."""
     try:
-        document = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise bad_pointer("", "The request body is not a JSON document (UTF-8).") from None
-    if not isinstance(document, dict):
-        raise bad_pointer("", "The request document must be a JSON object.")
-    return document
+        raise bad_pointer(pointer, not_json) from None
+    if not isinstance(value, dict):
+        raise bad_pointer(pointer, not_object)
+    return value

@@ -25,7 +25,6 @@ whole.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -45,7 +44,7 @@ from werkzeug.sansio.multipart import (
 
 from ..jsonapi import ApiError, bad_header, bad_pointer
 from .errors import payload_too_large
-from .negotiation import read_body
+from .negotiation import json_object, read_body
 
 READ_SIZE = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -186,13 +185,8 @@ class MultipartUpload:
 
     @staticmethod
     def _json_object(raw: bytes) -> dict[str, Any]:
-        try:
-            value = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise bad_pointer("/metadata", "The 'metadata' part must be a JSON object.") from None
-        if not isinstance(value, dict):
-            raise bad_pointer("/metadata", "The 'metadata' part must be a JSON object.")
-        return value
+        detail = "The 'metadata' part must be a JSON object."
+        return json_object(raw, "/metadata", not_json=detail, not_object=detail)
 
 
 def _unknown_part(name: str, seen_metadata: bool) -> ApiError:

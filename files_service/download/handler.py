@@ -44,6 +44,7 @@ from ..errors import (
     TokenError,
     TokenExpired,
 )
+from ..ids import bearer_secret
 from ..jsonapi.errors import ApiError, error_document
 from ..metrics import DOWNLOAD_OUTCOMES
 from ..ratelimit import FailureLimiter, rate_limited
@@ -224,11 +225,8 @@ class DownloadApp:
             self.limiter.failed(environ.get("REMOTE_ADDR"))
 
     def _check_api_key(self, environ: dict[str, Any]) -> None:
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        scheme, _, secret = auth.partition(" ")
-        key = None
-        if scheme.lower() == "bearer" and secret.strip():
-            key = self.services.registry.authenticate(secret.strip())
+        secret = bearer_secret(environ.get("HTTP_AUTHORIZATION"))
+        key = None if secret is None else self.services.registry.authenticate(secret)
         if key is None or key.status != ACTIVE:
             self.metrics.auth_failures.labels("api_key").inc()
             raise refusal(
