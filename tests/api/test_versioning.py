@@ -520,22 +520,6 @@ def test_an_internal_error_is_a_json_api_document(api: ApiClient, world: World,
     assert "secret internals" in caplog.text
 
 
-def test_an_unreachable_registry_is_a_503(api: ApiClient, world: World,
-                                         monkeypatch: pytest.MonkeyPatch):
-    from files_service.errors import RegistryUnavailable
-
-    services = get_services(api.app)
-
-    def down(*args: Any, **kwargs: Any) -> None:
-        raise RegistryUnavailable("the registry database cannot be reached: refused")
-
-    monkeypatch.setattr(services.registry, "authenticate", down)
-    response = api.get(file_path(world))
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
-    assert error_of(response)["code"] == "registry_unavailable"
-
-
 # -- sparse fieldsets name the attributes of the version served --------------------------------
 
 

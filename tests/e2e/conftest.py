@@ -51,6 +51,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Stop a server the tests started: politely, then for good after 20 s."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, log: Path, seconds: float = 30) -> None:
     """Poll until something accepts connections on the loopback ``port``."""
     deadline = time.monotonic() + seconds
@@ -119,14 +131,8 @@ class Server:
         return services_for(self.env, clock=clock, storage=storage)
 
     def stop(self) -> str:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
@@ -197,14 +203,8 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
 
 def start_nginx(

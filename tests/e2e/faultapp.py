@@ -69,7 +69,12 @@ def make() -> Callable[..., Iterable[bytes]]:
     """The app (gunicorn target ``tests.e2e.faultapp:make()``), built from ``FILES_*``."""
     settings = Settings.from_env()
     storage = FaultyStorage(settings.storage_url.removeprefix("local://"))
-    service = create_app(settings, storage=storage)
+    return with_open_streams(create_app(settings, storage=storage), storage)
+
+
+def with_open_streams(service: Any, storage: Any) -> Callable[..., Iterable[bytes]]:
+    """``service``, plus ``GET /_test/open-streams``: how many storage streams ``storage``
+    has opened and not yet closed (for tests that prove streams are released)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/_test/open-streams":

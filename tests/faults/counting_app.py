@@ -17,6 +17,7 @@ from typing import Any
 from files_service import create_app
 from files_service.settings import Settings
 from files_service.storage import ReadStream, Storage, open_storage
+from tests.e2e.faultapp import with_open_streams
 
 
 class _Counted(ReadStream):
@@ -63,14 +64,4 @@ def make() -> Callable[..., Iterable[bytes]]:
         settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url,
         connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
     ))
-    service = create_app(settings, storage=storage)  # type: ignore[arg-type]
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/_test/open-streams":
-            body = str(storage.open_streams).encode()
-            start_response("200 OK", [("Content-Type", "text/plain"),
-                                      ("Content-Length", str(len(body)))])
-            return [body]
-        return service(environ, start_response)
-
-    return app
+    return with_open_streams(create_app(settings, storage=storage), storage)  # type: ignore[arg-type]

@@ -41,7 +41,8 @@ def test_postgres_restart_gives_503_then_recovers(make_app, private_postgres):
     assert time.monotonic() - started < FAIL_FAST_SECONDS
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    assert response.get_json(force=True)["errors"][0]["status"] == "503"
+    error = response.get_json(force=True)["errors"][0]
+    assert (error["status"], error["code"]) == ("503", "registry_unavailable")
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json()["checks"]["database"] == "unavailable"
