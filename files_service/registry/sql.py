@@ -15,6 +15,8 @@ import base64
 import binascii
 import json
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -516,10 +518,9 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # WAL lets readers go on while one writer writes.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+            _enable_wal(cursor)
+            cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
 
@@ -528,6 +529,24 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database to WAL (readers go on while one writer writes).
+
+    WAL is kept in the file, so only the first connections to a fresh file switch it, and
+    several opening at once (replicas running ``init`` together) race for the lock the switch
+    needs. SQLite answers that race with "database is locked" at once, without its busy
+    handler, so the switch is retried here, within the same budget as the busy timeout."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # another connection is switching the file right now
 
 
 def _postgresql_engine(url: URL) -> Engine:

@@ -576,3 +576,26 @@ class TestOneObjectOneFile:
             assert caught.value.field == "storage-key"
         files, _ = registry.list_files(second.id, limit=10)
         assert files == []
+
+
+def test_replicas_opening_a_fresh_sqlite_file_together(tmp_path: Path) -> None:
+    """The first connections to a fresh file race to switch it to WAL, and SQLite refuses the
+    loser at once ("database is locked", no busy handler). It failed about one round in ten
+    before the switch was retried; twenty rounds catch that most of the time."""
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path / f'race-{round_}' / 'files.db'}"
+        registries = [Registry(url, clock=ManualClock()) for _ in range(4)]
+        barrier = threading.Barrier(len(registries))
+
+        def init(registry: Registry, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            registry.init()
+
+        try:
+            with ThreadPoolExecutor(len(registries)) as pool:
+                list(pool.map(init, registries))
+            for registry in registries:
+                registry.check()
+        finally:
+            for registry in registries:
+                registry.dispose()
