@@ -181,7 +181,7 @@ def in_process_batch(lab: Lab, ids: list[str], config: RunConfig, result: Family
 
     services = build_services(Settings.from_env(lab.local.env))
     try:
-        key = services.registry.get_api_key(lab.local.key_id)
+        key = services.registry.get_principal(lab.local.key_id)
         org = lab.local.org_id
 
         def one() -> object:

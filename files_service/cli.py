@@ -169,7 +169,7 @@ def keys_create(org: str, name: str, ttl: str, version: str | None, as_json: boo
 @_fail_cleanly
 def keys_list(org: str, as_json: bool) -> None:
     """List an organization's API keys (never their secrets)."""
-    found = _services().registry.list_api_keys(_need_id(org, "org", "--org"))
+    found = _services().registry.list_principals(_need_id(org, "org", "--org"), ApiKey)
     lines = [
         f"{k.id}  {k.status:<8} ttl={k.file_url_ttl:<6} version={k.api_version or '-':<10} "
         f"{k.name}" for k in found
@@ -183,7 +183,7 @@ def keys_list(org: str, as_json: bool) -> None:
 @_fail_cleanly
 def keys_revoke(key: str, as_json: bool) -> None:
     """Revoke an API key: it stops working and the URLs it minted die."""
-    done = _services().registry.revoke_api_key(_need_id(key, "key", "KEY"))
+    done = _services().registry.revoke_principal(_need_id(key, "key", "KEY"))
     _emit(as_json, key_json(done), f"{done.id} revoked")
 
 
@@ -194,7 +194,7 @@ def keys_revoke(key: str, as_json: bool) -> None:
 @_fail_cleanly
 def keys_set_ttl(key: str, seconds: str, as_json: bool) -> None:
     """Set an API key's file-url-ttl (1 to 86400 seconds)."""
-    done = _services().registry.set_api_key_ttl(
+    done = _services().registry.set_principal_ttl(
         _need_id(key, "key", "KEY"), validate_ttl(seconds, "SECONDS")
     )
     _emit(as_json, key_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
@@ -207,7 +207,7 @@ def keys_set_ttl(key: str, seconds: str, as_json: bool) -> None:
 @_fail_cleanly
 def keys_set_version(key: str, version: str, as_json: bool) -> None:
     """Pin an API key to an API version."""
-    done = _services().registry.set_api_key_version(
+    done = _services().registry.set_principal_version(
         _need_id(key, "key", "KEY"), _check_version(version, "VERSION")
     )
     _emit(as_json, key_json(done), f"{done.id} api-version={done.api_version}")
@@ -243,7 +243,7 @@ def webhooks_create(org: str, url: str, ttl: str, version: str | None, as_json: 
 @_fail_cleanly
 def webhooks_list(org: str, as_json: bool) -> None:
     """List an organization's webhooks."""
-    found = _services().registry.list_webhooks(_need_id(org, "org", "--org"))
+    found = _services().registry.list_principals(_need_id(org, "org", "--org"), Webhook)
     lines = [f"{h.id}  {h.status:<8} ttl={h.file_url_ttl:<6} {h.url}" for h in found]
     _emit(as_json, {"webhooks": [webhook_json(h) for h in found]}, "\n".join(lines))
 
@@ -254,7 +254,7 @@ def webhooks_list(org: str, as_json: bool) -> None:
 @_fail_cleanly
 def webhooks_revoke(webhook: str, as_json: bool) -> None:
     """Revoke a webhook: the URLs minted in its context die."""
-    done = _services().registry.revoke_webhook(_need_id(webhook, "wbh", "WBH"))
+    done = _services().registry.revoke_principal(_need_id(webhook, "wbh", "WBH"))
     _emit(as_json, webhook_json(done), f"{done.id} revoked")
 
 
@@ -265,7 +265,7 @@ def webhooks_revoke(webhook: str, as_json: bool) -> None:
 @_fail_cleanly
 def webhooks_set_ttl(webhook: str, seconds: str, as_json: bool) -> None:
     """Set a webhook's file-url-ttl (1 to 86400 seconds)."""
-    done = _services().registry.set_webhook_ttl(
+    done = _services().registry.set_principal_ttl(
         _need_id(webhook, "wbh", "WBH"), validate_ttl(seconds, "SECONDS")
     )
     _emit(as_json, webhook_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
@@ -331,9 +331,10 @@ def mint(
     registry = services.registry
     principal: ApiKey | Webhook
     if key_id is not None:
-        principal = registry.get_api_key(_need_id(key_id, "key", "--key"))
+        principal = registry.get_principal(_need_id(key_id, "key", "--key"), ApiKey)
     else:
-        principal = registry.get_webhook(_need_id(webhook_id or "", "wbh", "--webhook"))
+        hook_id = _need_id(webhook_id or "", "wbh", "--webhook")
+        principal = registry.get_principal(hook_id, Webhook)
     if principal.status != "active":
         raise ValidationError(principal.id, "is revoked; it cannot mint URLs")
     record = registry.get_file(_need_id(file, "file", "FILE"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response
 
+from ..registry.models import ApiKey
 from .blueprint import route
 from .context import current_request
 from .documents import query_options, respond
@@ -17,5 +18,6 @@ def get_api_key(key_id: str) -> Response:
     """One API key."""
     api = current_request()
     options = query_options(API_KEY)
-    key = owned(api.services.registry.get_api_key, API_KEY, key_id, api.org_id)
+    registry = api.services.registry
+    key = owned(lambda i: registry.get_principal(i, ApiKey), API_KEY, key_id, api.org_id)
     return respond(api_key_resource(key), options)

@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, g, request
 from ..errors import NotFound
 from ..jsonapi import ApiError, bad_parameter, check_accept, webhook_id_param
 from ..ratelimit import FailureLimiter
-from ..registry.models import ACTIVE, Principal
+from ..registry.models import ACTIVE, Principal, Webhook
 from ..services import Services
 from ..versioning import Resolution
 from .auth import authenticate
@@ -53,7 +53,7 @@ def _minting_principal(api: ApiRequest) -> Principal:
     if webhook_id is None:
         return key
     try:
-        hook = api.services.registry.get_webhook(webhook_id)
+        hook = api.services.registry.get_principal(webhook_id, Webhook)
     except NotFound:
         hook = None
     if hook is None or hook.organization_id != key.organization_id:

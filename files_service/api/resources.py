@@ -116,8 +116,8 @@ def related_loader(registry: Registry, org_id: str) -> Callable[[str, str], Reso
     for anything else, which ``include`` then leaves out)."""
     loaders: dict[str, tuple[Callable[[str], Any], Callable[[Any], Resource]]] = {
         ORGANIZATION: (registry.get_organization, organization_resource),
-        API_KEY: (registry.get_api_key, api_key_resource),
-        WEBHOOK: (registry.get_webhook, webhook_resource),
+        API_KEY: (lambda i: registry.get_principal(i, ApiKey), api_key_resource),
+        WEBHOOK: (lambda i: registry.get_principal(i, Webhook), webhook_resource),
     }
 
     def load(type_name: str, ident: str) -> Resource | None:

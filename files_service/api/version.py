@@ -17,7 +17,7 @@ from typing import cast
 from flask import request
 
 from ..jsonapi import ApiError, api_version_param
-from ..registry.models import ApiKey, Principal
+from ..registry.models import Principal
 from ..services import Services
 from ..versioning import Resolution, VersionBundle, deprecation_headers, resolve_version, utc_today
 from ..versioning.resolve import VERSION_HEADER, RetiredPolicy
@@ -48,11 +48,7 @@ def resolve_for(services: Services, bundle: VersionBundle, principal: Principal)
     resolution = _resolve(services, bundle, principal.api_version)
     if not resolution.needs_pin:
         return resolution
-    registry = services.registry
-    if isinstance(principal, ApiKey):
-        pinned = registry.pin_api_key_version(principal.id, resolution.version)
-    else:
-        pinned = registry.pin_webhook_version(principal.id, resolution.version)
+    pinned = services.registry.pin_principal_version(principal.id, resolution.version)
     if pinned == resolution.version:
         return resolution
     # Another replica pinned first (maybe running a release with another newest version):

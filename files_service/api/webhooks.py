@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response
 
+from ..registry.models import Webhook
 from .blueprint import route
 from .context import current_request
 from .documents import query_options, respond
@@ -17,5 +18,6 @@ def get_webhook(webhook_id: str) -> Response:
     """One webhook."""
     api = current_request()
     options = query_options(WEBHOOK)
-    hook = owned(api.services.registry.get_webhook, WEBHOOK, webhook_id, api.org_id)
+    registry = api.services.registry
+    hook = owned(lambda i: registry.get_principal(i, Webhook), WEBHOOK, webhook_id, api.org_id)
     return respond(webhook_resource(hook), options)

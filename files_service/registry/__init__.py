@@ -1,5 +1,6 @@
 """The registry: organizations, api-keys, webhooks and files, kept in SQL (SQLite or
-PostgreSQL). ``Registry`` is the interface; the records are frozen dataclasses."""
+PostgreSQL). ``Registry`` (``sql.py``, which maps its parts) is the interface; the records
+(``models.py``) are frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .models import (
     Webhook,
 )
 from .schema import SCHEMA_VERSION
-from .sql import Registry
+from .sql import InitResult, Registry
 
 __all__ = [
     "ACTIVE",
@@ -25,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ApiKey",
     "File",
+    "InitResult",
     "Organization",
     "Principal",
     "Registry",

@@ -5,15 +5,19 @@ backend (SQLite has no timestamp type, and float seconds would not compare exact
 The records in ``models.py`` expose them as float seconds.
 
 ``SCHEMA_VERSION`` is the version this code needs; ``schema_version`` holds the one a database is
-at. Raise it together with a migration step in ``sql.MIGRATIONS`` whenever a table changes.
+at. Whenever a table changes: change it here, raise ``SCHEMA_VERSION`` and add the step that
+takes a database of the previous version there to ``MIGRATIONS`` (``Registry.init`` runs it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +28,11 @@ from sqlalchemy import (
 )
 
 SCHEMA_VERSION = 1
+
+# Steps from version N-1 to N, run in order by ``init`` inside its transaction. Empty while the
+# schema is at its first version. Migrations only ever add what older code can ignore, so that
+# replicas of the previous release keep working during a rolling deploy.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 # Named constraints, so that a later migration can drop or alter them by a known name on
 # every backend.

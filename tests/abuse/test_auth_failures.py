@@ -69,7 +69,7 @@ def tracer(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trac
 def bad_secrets(world: World, services: Services) -> dict[str, str]:
     """Every kind of refused key a caller can send with the Bearer scheme."""
     revoked_key, revoked = services.registry.create_api_key(world.org.id, name="old")
-    services.registry.revoke_api_key(revoked_key.id)
+    services.registry.revoke_principal(revoked_key.id)
     last = world.secret[-1]
     return {
         "unknown": "fsk_" + "Q" * 43,
@@ -141,7 +141,7 @@ def test_every_refusal_is_counted_under_a_fixed_kind_and_no_secret_reaches_a_lab
     sent: list[str] = [world.secret, token]
     # API: no key, another scheme, an unknown key, a revoked key.
     revoked_key, revoked = services.registry.create_api_key(world.org.id)
-    services.registry.revoke_api_key(revoked_key.id)
+    services.registry.revoke_principal(revoked_key.id)
     for authorization in (None, f"Basic {world.secret}", "Bearer fsk_" + "u" * 43,
                           f"Bearer {revoked}"):
         headers = {"Authorization": authorization} if authorization else {}
@@ -152,7 +152,7 @@ def test_every_refusal_is_counted_under_a_fixed_kind_and_no_secret_reaches_a_lab
     assert client.get(f"{parts.path}?access_token={token[:-2]}").status_code == 403
     hook = services.registry.create_webhook(world.org.id, url="https://hooks.example.com/x")
     by_hook = urlsplit(services.minter.mint(world.file, hook).url)
-    services.registry.revoke_webhook(hook.id)
+    services.registry.revoke_principal(hook.id)
     assert client.get(f"{by_hook.path}?{by_hook.query}").status_code == 403
     clock.advance(86400 * 2)
     assert client.get(f"{parts.path}?{parts.query}").status_code == 403

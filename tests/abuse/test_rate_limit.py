@@ -216,7 +216,7 @@ def test_requests_without_a_token_or_with_a_genuine_one_are_not_counted(
     clock.advance(3600)
     for _ in range(10):
         assert client.get(expired).status_code == 403
-    services.registry.revoke_api_key(limited_world.key.id)
+    services.registry.revoke_principal(limited_world.key.id)
     services.cache.forget_principal(limited_world.key.id)
     revoked = path_of(services.minter.mint(limited_world.file, limited_world.key).url)
     for _ in range(10):

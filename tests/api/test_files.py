@@ -349,7 +349,7 @@ def test_webhook_id_mints_in_the_webhooks_context(api: ApiClient, world: World, 
     assert hook.id in token
     longer = api.get(f"/api/v1/files/{world.file.id}?webhook-id={hook.id}&url-ttl=601")
     assert error_of(longer)["source"] == {"parameter": "url-ttl"}
-    services.registry.revoke_webhook(hook.id)
+    services.registry.revoke_principal(hook.id)
     revoked = api.get(f"/api/v1/files/{world.file.id}?webhook-id={hook.id}")
     assert revoked.status_code == 400
     assert error_of(revoked)["source"] == {"parameter": "webhook-id"}

@@ -290,7 +290,7 @@ def test_a_revoked_key_is_refused_like_an_unknown_one(api: ApiClient, world: Wor
                                                       services: Services, make_key):
     key, secret = make_key(world.org)
     assert api.as_caller(secret).get(file_path(world)).status_code == 200
-    services.registry.revoke_api_key(key.id)
+    services.registry.revoke_principal(key.id)
     response = api.as_caller(secret).get(file_path(world))
     assert response.status_code == 401
     unknown = api.as_caller("fsk_" + "x" * 43).get(file_path(world))

@@ -79,7 +79,7 @@ def test_a_revoked_key_cannot_download(api: ApiClient, world: World, services: S
                                        make_key):
     url = legacy_url_of(api, world)
     key, secret = make_key(world.org)
-    services.registry.revoke_api_key(key.id)
+    services.registry.revoke_principal(key.id)
     assert download(api, url, secret).status_code == 401
 
 
@@ -95,7 +95,7 @@ def test_revoking_the_minting_key_voids_its_legacy_urls(api: ApiClient, world: W
     url = ApiClient(api.app, api.validate, secret).get(
         f"/api/v1/files/{world.file.id}").get_json(force=True)["data"]["attributes"]["url"]
     assert LEGACY_URL.match(url)
-    services.registry.revoke_api_key(key.id)
+    services.registry.revoke_principal(key.id)
     clock.advance(services.settings.registry_cache_seconds + 1)
     response = download(api, url, world.secret)
     assert response.status_code == 403

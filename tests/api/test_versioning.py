@@ -127,10 +127,10 @@ def test_a_first_unversioned_request_pins_the_newest_release(
     fresh: tuple[str, ApiClient], services: Services, world: World
 ):
     key_id, client = fresh
-    assert services.registry.get_api_key(key_id).api_version is None
+    assert services.registry.get_principal(key_id).api_version is None
     response = client.get(org_path(world))
     assert response.headers["Files-Version"] == BUNDLE.newest
-    assert services.registry.get_api_key(key_id).api_version == BUNDLE.newest
+    assert services.registry.get_principal(key_id).api_version == BUNDLE.newest
     shown = client.get(f"/api/v1/api-keys/{key_id}").get_json(force=True)
     assert shown["data"]["attributes"]["api-version"] == BUNDLE.newest
 
@@ -144,13 +144,13 @@ def test_an_explicit_version_never_pins(fresh: tuple[str, ApiClient], services: 
         assert client.get(org_path(world) + query, headers=headers).status_code == 200
     bad = client.get(org_path(world), version="1999-01-01")
     assert bad.status_code == 400
-    assert services.registry.get_api_key(key_id).api_version is None
+    assert services.registry.get_principal(key_id).api_version is None
 
 
 def test_a_refused_request_does_not_pin(services: Services, world: World, anonymous):
     key, _ = services.registry.create_api_key(world.org.id)
     anonymous.get(org_path(world))
-    assert services.registry.get_api_key(key.id).api_version is None
+    assert services.registry.get_principal(key.id).api_version is None
 
 
 def test_a_later_release_never_moves_a_pin(fresh: tuple[str, ApiClient], services: Services,
@@ -162,7 +162,7 @@ def test_a_later_release_never_moves_a_pin(fresh: tuple[str, ApiClient], service
     _, newcomer = services.registry.create_api_key(world.org.id)
     assert client.as_caller(newcomer).get(org_path(world)).headers["Files-Version"] == (
         "2025-12-31")
-    assert services.registry.get_api_key(key_id).api_version == NEWEST
+    assert services.registry.get_principal(key_id).api_version == NEWEST
 
 
 def test_a_release_dated_after_today_is_not_pinned_yet(
@@ -175,7 +175,7 @@ def test_a_release_dated_after_today_is_not_pinned_yet(
         first_description=BUNDLE.first_description,
     )
     assert client.get(org_path(world)).headers["Files-Version"] == NEWEST
-    assert services.registry.get_api_key(key_id).api_version == NEWEST
+    assert services.registry.get_principal(key_id).api_version == NEWEST
     early = client.get(org_path(world), version="2026-06-01")
     assert early.status_code == 400 and error_of(early)["code"] == "invalid_api_version"
 
@@ -196,7 +196,7 @@ def test_a_pin_survives_a_restart(make_app: Callable[..., Flask], validate: Any,
     assert again.get(f"/api/v1/organizations/{org.id}").headers["Files-Version"] == NEWEST
     fresh = Registry(base_settings.database_url, clock=clock)
     try:
-        assert fresh.get_api_key(key.id).api_version == NEWEST
+        assert fresh.get_principal(key.id).api_version == NEWEST
     finally:
         fresh.dispose()
 
@@ -224,8 +224,8 @@ def test_a_webhook_mint_pins_the_webhook_not_the_key(
     hook = services.registry.create_webhook(world.org.id, url="https://example.com/h")
     response = client.get(f"{file_path(world)}?webhook-id={hook.id}")
     assert response.headers["Files-Version"] == BUNDLE.newest
-    assert services.registry.get_webhook(hook.id).api_version == BUNDLE.newest
-    assert services.registry.get_api_key(key_id).api_version is None
+    assert services.registry.get_principal(hook.id).api_version == BUNDLE.newest
+    assert services.registry.get_principal(key_id).api_version is None
 
 
 def race_first_requests(apps: list[Flask], validate: Any, secret: str, path: str,
@@ -285,7 +285,7 @@ def test_replicas_racing_to_pin_pin_once(backend: str, make_app: Callable[..., F
             key, secret = registry.create_api_key(org.id)
             answers = race_first_requests(replicas, validate, secret,
                                           f"/api/v1/organizations/{org.id}")
-            stored = get_services(replicas[1]).registry.get_api_key(key.id).api_version
+            stored = get_services(replicas[1]).registry.get_principal(key.id).api_version
             assert stored in (NEWEST, "2023-01-05")
             for index, version in answers:
                 assert version == SERVED[index][stored], (answers, stored)
@@ -309,17 +309,17 @@ def test_a_racer_that_loses_serves_the_winners_version(
     resolution and its own pin; this request then serves the other's value, not its own."""
     key_id, client = fresh
     registry = services.registry
-    pin = registry.pin_api_key_version
+    pin = registry.pin_principal_version
 
     def lose(ident: str, version: str) -> str:
         assert pin(ident, "2023-01-05") == "2023-01-05"  # the other replica got there first
         return pin(ident, version)
 
-    monkeypatch.setattr(registry, "pin_api_key_version", lose)
+    monkeypatch.setattr(registry, "pin_principal_version", lose)
     response = client.get(file_path(world))
     assert response.headers["Files-Version"] == "2023-01-05"
     assert isinstance(response.get_json(force=True)["data"]["attributes"]["checksum"], str)
-    assert registry.get_api_key(key_id).api_version == "2023-01-05"
+    assert registry.get_principal(key_id).api_version == "2023-01-05"
 
 
 # -- resolving dates ---------------------------------------------------------------------------

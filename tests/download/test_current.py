@@ -148,7 +148,7 @@ def test_inside_the_leeway_is_served_no_store(client, services, world, clock):
 def test_revoked_key_within_the_cache_window(client, services, world, clock):
     url = path_of(mint(services, world).url)
     assert client.get(url).status_code == 200  # the principal is now cached
-    services.registry.revoke_api_key(world.key.id)
+    services.registry.revoke_principal(world.key.id)
     clock.advance(services.settings.registry_cache_seconds + 1)
     response = client.get(url)
     assert response.status_code == 403
@@ -161,7 +161,7 @@ def test_revocation_seen_by_another_replica(make_app, services, world, clock):
     other = make_app(registry=None)
     other_client = other.test_client()
     assert other_client.get(url).status_code == 200
-    services.registry.revoke_api_key(world.key.id)
+    services.registry.revoke_principal(world.key.id)
     clock.advance(30.5)
     assert other_client.get(url).status_code == 403
 

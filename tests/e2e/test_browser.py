@@ -282,7 +282,7 @@ def test_an_expired_url_fails_in_the_page(site: Site):
     try:
         expired = {
             name: past.minter.mint(past.registry.get_file(site.files[name].id),
-                                   past.registry.get_api_key(site.key.id), ttl=60).url
+                                   past.registry.get_principal(site.key.id), ttl=60).url
             for name in ("picture.png", "data.bin")
         }
     finally:

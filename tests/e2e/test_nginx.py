@@ -293,7 +293,7 @@ def test_a_caching_proxy_never_outlives_the_token_nor_caches_an_error(make_stack
     try:
         lapsed = expired_services.minter.mint(
             expired_services.registry.get_file(stack.file.id),
-            expired_services.registry.get_api_key(stack.key.id), ttl=27,
+            expired_services.registry.get_principal(stack.key.id), ttl=27,
         )
     finally:
         expired_services.close()

@@ -59,7 +59,7 @@ def big(served: S3Served, moto_endpoint: str) -> Big:
         content = [block] * (SIZE // len(block))
         file = store_file(services, served.org_id, iter(content), filename="big.bin",
                           content_type="application/octet-stream")
-        minted = services.minter.mint(file, services.registry.get_api_key(served.key_id))
+        minted = services.minter.mint(file, services.registry.get_principal(served.key_id))
     finally:
         services.close()
     parts = urlsplit(minted.url)

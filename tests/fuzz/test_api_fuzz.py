@@ -405,7 +405,7 @@ def test_no_authorization_header_is_wrongly_accepted(app: Flask, validate, tenan
     client = app.test_client()
     secret = tenants.ours.secret
     revoked_key, revoked = services.registry.create_api_key(tenants.ours.org.id)
-    services.registry.revoke_api_key(revoked_key.id)
+    services.registry.revoke_principal(revoked_key.id)
     active = {secret, tenants.theirs.secret}
     variants = st.one_of(
         st.just(f"Bearer {secret}"),

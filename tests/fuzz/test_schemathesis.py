@@ -72,7 +72,7 @@ MINTING_PATHS = ("/files", "/files/{id}")
 def real_parameters(services: Services, world: World) -> dict[str, Any]:
     """Path parameters naming real resources, by operation path, and a real ``webhook-id``.
     The key and the webhook take any ``url-ttl`` the description allows."""
-    services.registry.set_api_key_ttl(world.key.id, MAX_FILE_URL_TTL)
+    services.registry.set_principal_ttl(world.key.id, MAX_FILE_URL_TTL)
     hook = services.registry.create_webhook(world.org.id, url="https://hooks.example.com/a",
                                             file_url_ttl=MAX_FILE_URL_TTL)
     legacy = urlsplit(services.minter.mint(world.file, world.key, style="legacy").url)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from files_service.clock import ManualClock
 from files_service.errors import (
@@ -32,12 +33,26 @@ from files_service.registry import (
     SCHEMA_VERSION,
     ApiKey,
     File,
+    InitResult,
+    Principal,
     Registry,
     Webhook,
 )
+from files_service.registry.engine import open_engine
+from files_service.registry.schema import schema_version
 
 CHECKSUM = hashlib.sha256(b"hello").hexdigest()
 BAD_TTLS: list[Any] = [0, 86401, -1, "abc"]
+PRINCIPAL_KINDS = [pytest.param(ApiKey, id="api-key"), pytest.param(Webhook, id="webhook")]
+
+
+def new_principal(
+    registry: Registry, org_id: str, kind: type[Principal], **values: Any
+) -> Principal:
+    """A new api-key or webhook of ``org_id``."""
+    if kind is ApiKey:
+        return registry.create_api_key(org_id, **values)[0]
+    return registry.create_webhook(org_id, url="https://example.com/hook", **values)
 
 
 def add_file(registry: Registry, org_id: str, **overrides: Any) -> File:
@@ -70,22 +85,38 @@ def newest_first(files: list[File]) -> list[str]:
 class TestRegistryContract:
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def test_init_twice_is_fine(self, registry: Registry) -> None:
+    def test_init_says_what_it_did(self, make_registry: Callable[..., Registry]) -> None:
+        registry = make_registry()
+        assert registry.init() == InitResult("created", None, SCHEMA_VERSION)
         org = registry.create_organization("Acme")
-        registry.init()
+        assert registry.init() == InitResult("current", SCHEMA_VERSION, SCHEMA_VERSION)
         registry.check()
         assert registry.get_organization(org.id) == org
+
+    def test_init_leaves_a_newer_schema_alone(
+        self, registry: Registry, database_url: str, dump_database: Callable[[], str]
+    ) -> None:
+        # A replica of the previous release runs init after the new release migrated.
+        engine = open_engine(database_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(schema_version).values(version=SCHEMA_VERSION + 1))
+        finally:
+            engine.dispose()
+        assert registry.init() == InitResult("newer", SCHEMA_VERSION + 1, SCHEMA_VERSION + 1)
+        assert f"(1, {SCHEMA_VERSION + 1})" in dump_database()
 
     def test_init_from_two_registries_at_once(self, make_registry: Callable[..., Registry]) -> None:
         registries = [make_registry() for _ in range(4)]
         barrier = threading.Barrier(len(registries))
 
-        def init(registry: Registry) -> None:
+        def init(registry: Registry) -> str:
             barrier.wait()
-            registry.init()
+            return registry.init().outcome
 
         with ThreadPoolExecutor(len(registries)) as pool:
-            list(pool.map(init, registries))
+            outcomes = list(pool.map(init, registries))
+        assert sorted(outcomes) == ["created", "current", "current", "current"]
         for registry in registries:
             registry.check()
 
@@ -151,9 +182,107 @@ class TestRegistryContract:
             registry.create_organization(name)
         assert caught.value.field == "name"
 
+    # -- principals: what api-keys and webhooks share --------------------------------------
+
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_principal_operations(
+        self, registry: Registry, clock: ManualClock, kind: type[Principal]
+    ) -> None:
+        org = registry.create_organization("Acme")
+        first = new_principal(registry, org.id, kind)
+        assert registry.get_principal(first.id) == first
+        assert registry.get_principal(first.id, kind) == first
+        clock.advance(1)
+        second = new_principal(registry, org.id, kind, file_url_ttl=60, api_version="2023-01-05")
+        assert (second.file_url_ttl, second.api_version) == (60, "2023-01-05")
+        # Another kind of the same organization, and another organization, are not listed.
+        new_principal(registry, org.id, Webhook if kind is ApiKey else ApiKey)
+        assert registry.list_principals(org.id, kind) == [first, second]
+        assert registry.list_principals(registry.create_organization("Other").id, kind) == []
+
+        revoked = registry.revoke_principal(first.id)
+        assert isinstance(revoked, kind) and revoked.status == REVOKED
+        assert registry.revoke_principal(first.id) == revoked
+        assert registry.get_principal(first.id) == revoked
+
+        assert registry.set_principal_ttl(first.id, 86400).file_url_ttl == 86400
+        assert registry.set_principal_version(first.id, "2022-09-01").api_version == "2022-09-01"
+        assert registry.set_principal_version(first.id, None).api_version is None
+        assert registry.get_principal(second.id) == second  # the other one untouched
+
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_principal_of_unknown_organization(
+        self, registry: Registry, kind: type[Principal]
+    ) -> None:
+        with pytest.raises(NotFound) as caught:
+            new_principal(registry, "org_missing", kind)
+        assert caught.value.kind == "organization"
+
+    @pytest.mark.parametrize("ident", ["key_missing", "wbh_missing", "org_x", "file_x", "", "_"])
+    def test_unknown_principal(self, registry: Registry, ident: str) -> None:
+        org = registry.create_organization("Acme")
+        new_principal(registry, org.id, ApiKey)
+        new_principal(registry, org.id, Webhook)
+        for call in (
+            lambda: registry.get_principal(ident),
+            lambda: registry.revoke_principal(ident),
+            lambda: registry.set_principal_ttl(ident, 60),
+            lambda: registry.set_principal_version(ident, "2023-01-05"),
+            lambda: registry.pin_principal_version(ident, "2023-01-05"),
+        ):
+            with pytest.raises(NotFound) as caught:
+                call()
+            assert caught.value.ident == ident
+
+    def test_get_principal_of_a_kind(self, registry: Registry) -> None:
+        org = registry.create_organization("Acme")
+        key, _ = registry.create_api_key(org.id)
+        hook = registry.create_webhook(org.id, url="https://example.com/")
+        assert registry.get_principal(key.id, ApiKey) == key
+        assert registry.get_principal(hook.id, Webhook) == hook
+        # An existing principal of the other kind is not found, under the kind asked for.
+        for ident, kind, name in ((hook.id, ApiKey, "api-key"), (key.id, Webhook, "webhook")):
+            with pytest.raises(NotFound) as caught:
+                registry.get_principal(ident, kind)
+            assert (caught.value.kind, caught.value.ident) == (name, ident)
+        with pytest.raises(NotFound) as caught:
+            registry.get_principal(org.id)
+        assert caught.value.kind == "principal"
+
+    @pytest.mark.parametrize("ttl", BAD_TTLS)
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_ttl_refusals_change_nothing(
+        self, registry: Registry, kind: type[Principal], ttl: Any
+    ) -> None:
+        org = registry.create_organization("Acme")
+        with pytest.raises(ValidationError) as caught:
+            new_principal(registry, org.id, kind, file_url_ttl=ttl)
+        assert caught.value.field == "file-url-ttl"
+        assert registry.list_principals(org.id, kind) == []
+        made = new_principal(registry, org.id, kind, file_url_ttl=600)
+        with pytest.raises(ValidationError):
+            registry.set_principal_ttl(made.id, ttl)
+        assert registry.get_principal(made.id) == made
+
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_ttl_bounds_are_accepted(self, registry: Registry, kind: type[Principal]) -> None:
+        org = registry.create_organization("Acme")
+        made = new_principal(registry, org.id, kind, file_url_ttl=1)
+        assert made.file_url_ttl == 1
+        assert registry.set_principal_ttl(made.id, 86400).file_url_ttl == 86400
+
+    @pytest.mark.parametrize("version", ["", "x" * 33, "2023-01-05\n", 5])
+    def test_version_is_bounded(self, registry: Registry, version: Any) -> None:
+        org = registry.create_organization("Acme")
+        key, _ = registry.create_api_key(org.id)
+        with pytest.raises(ValidationError) as caught:
+            registry.set_principal_version(key.id, version)
+        assert caught.value.field == "api-version"
+        assert registry.get_principal(key.id) == key
+
     # -- api-keys ----------------------------------------------------------------------------
 
-    def test_api_key_crud(self, registry: Registry, clock: ManualClock) -> None:
+    def test_api_key(self, registry: Registry, clock: ManualClock) -> None:
         org = registry.create_organization("Acme")
         key, secret = registry.create_api_key(org.id, name="ci")
         assert key.id.startswith("key_")
@@ -167,37 +296,7 @@ class TestRegistryContract:
             api_version=None,
             created_at=clock.now(),
         )
-        assert registry.get_api_key(key.id) == key
-        clock.advance(1)
-        other, _ = registry.create_api_key(org.id, file_url_ttl=60, api_version="2023-01-05")
-        assert (other.file_url_ttl, other.api_version) == (60, "2023-01-05")
-        assert registry.list_api_keys(org.id) == [key, other]
-        assert registry.list_api_keys(registry.create_organization("Other").id) == []
-
-        revoked = registry.revoke_api_key(key.id)
-        assert revoked.status == REVOKED
-        assert registry.revoke_api_key(key.id) == revoked
-        assert registry.get_api_key(key.id) == revoked
-
-        assert registry.set_api_key_ttl(key.id, 86400).file_url_ttl == 86400
-        assert registry.set_api_key_version(key.id, "2022-09-01").api_version == "2022-09-01"
-        assert registry.set_api_key_version(key.id, None).api_version is None
-
-    def test_api_key_of_unknown_organization(self, registry: Registry) -> None:
-        with pytest.raises(NotFound) as caught:
-            registry.create_api_key("org_missing")
-        assert caught.value.kind == "organization"
-
-    def test_unknown_api_key(self, registry: Registry) -> None:
-        for call in (
-            lambda: registry.get_api_key("key_missing"),
-            lambda: registry.revoke_api_key("key_missing"),
-            lambda: registry.set_api_key_ttl("key_missing", 60),
-            lambda: registry.set_api_key_version("key_missing", "2023-01-05"),
-            lambda: registry.pin_api_key_version("key_missing", "2023-01-05"),
-        ):
-            with pytest.raises(NotFound):
-                call()
+        assert registry.get_principal(key.id) == key
 
     def test_secret_is_shown_once_and_only_its_hash_stored(
         self, registry: Registry, dump_database: Callable[[], str], database_url: str
@@ -222,57 +321,35 @@ class TestRegistryContract:
         assert registry.authenticate(secret + "x") is None
         assert registry.authenticate("fsk_unknown") is None
         assert registry.authenticate("") is None
-        registry.revoke_api_key(key.id)
+        registry.revoke_principal(key.id)
         found = registry.authenticate(secret)
         assert found is not None and found.id == key.id and found.status == REVOKED
 
-    @pytest.mark.parametrize("ttl", BAD_TTLS)
-    def test_api_key_ttl_refusals_change_nothing(self, registry: Registry, ttl: Any) -> None:
-        org = registry.create_organization("Acme")
-        with pytest.raises(ValidationError) as caught:
-            registry.create_api_key(org.id, file_url_ttl=ttl)
-        assert caught.value.field == "file-url-ttl"
-        assert registry.list_api_keys(org.id) == []
-        key, _ = registry.create_api_key(org.id, file_url_ttl=600)
-        with pytest.raises(ValidationError):
-            registry.set_api_key_ttl(key.id, ttl)
-        assert registry.get_api_key(key.id) == key
-
-    def test_ttl_bounds_are_accepted(self, registry: Registry) -> None:
-        org = registry.create_organization("Acme")
-        key, _ = registry.create_api_key(org.id, file_url_ttl=1)
-        assert key.file_url_ttl == 1
-        assert registry.set_api_key_ttl(key.id, 86400).file_url_ttl == 86400
-
     # -- version pinning ---------------------------------------------------------------------
 
-    def test_pin_once(self, registry: Registry) -> None:
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_pin_once(self, registry: Registry, kind: type[Principal]) -> None:
         org = registry.create_organization("Acme")
-        key, _ = registry.create_api_key(org.id)
-        assert registry.pin_api_key_version(key.id, "2025-06-01") == "2025-06-01"
-        assert registry.pin_api_key_version(key.id, "2026-01-01") == "2025-06-01"
-        assert registry.get_api_key(key.id).api_version == "2025-06-01"
+        made = new_principal(registry, org.id, kind)
+        assert registry.pin_principal_version(made.id, "2025-06-01") == "2025-06-01"
+        assert registry.pin_principal_version(made.id, "2026-01-01") == "2025-06-01"
+        assert registry.get_principal(made.id).api_version == "2025-06-01"
         # The operator may still move it; a pin then keeps the operator's choice.
-        registry.set_api_key_version(key.id, "2022-09-01")
-        assert registry.pin_api_key_version(key.id, "2025-06-01") == "2022-09-01"
+        registry.set_principal_version(made.id, "2022-09-01")
+        assert registry.pin_principal_version(made.id, "2025-06-01") == "2022-09-01"
         with pytest.raises(ValidationError):
-            registry.pin_api_key_version(key.id, "")
+            registry.pin_principal_version(made.id, "")
 
-    @pytest.mark.parametrize("kind", ["api-key", "webhook"])
-    def test_pin_races_have_one_winner(self, registry: Registry, kind: str) -> None:
+    @pytest.mark.parametrize("kind", PRINCIPAL_KINDS)
+    def test_pin_races_have_one_winner(self, registry: Registry, kind: type[Principal]) -> None:
         org = registry.create_organization("Acme")
-        if kind == "api-key":
-            ident = registry.create_api_key(org.id)[0].id
-            pin = registry.pin_api_key_version
-        else:
-            ident = registry.create_webhook(org.id, url="https://example.com/hook").id
-            pin = registry.pin_webhook_version
+        ident = new_principal(registry, org.id, kind).id
         versions = [f"2024-01-{day:02d}" for day in range(1, 9)]
         barrier = threading.Barrier(len(versions))
 
         def race(version: str) -> str:
             barrier.wait()  # all eight start their transactions together
-            return pin(ident, version)
+            return registry.pin_principal_version(ident, version)
 
         with ThreadPoolExecutor(len(versions)) as pool:
             results = list(pool.map(race, versions))
@@ -282,7 +359,7 @@ class TestRegistryContract:
 
     # -- webhooks ----------------------------------------------------------------------------
 
-    def test_webhook_crud(self, registry: Registry, clock: ManualClock) -> None:
+    def test_webhook(self, registry: Registry, clock: ManualClock) -> None:
         org = registry.create_organization("Acme")
         hook = registry.create_webhook(org.id, url="https://example.com/hook")
         assert hook == Webhook(
@@ -295,24 +372,9 @@ class TestRegistryContract:
             created_at=clock.now(),
         )
         assert hook.id.startswith("wbh_")
-        assert registry.get_webhook(hook.id) == hook
-        clock.advance(1)
-        other = registry.create_webhook(
-            org.id,
-            url="http://hooks.example.org:8080/x?y=1",
-            file_url_ttl=30,
-            api_version="2023-01-05",
-        )
-        assert registry.list_webhooks(org.id) == [hook, other]
-        assert registry.revoke_webhook(hook.id).status == REVOKED
-        assert registry.set_webhook_ttl(hook.id, 5).file_url_ttl == 5
-        assert registry.set_webhook_version(hook.id, "2023-01-05").api_version == "2023-01-05"
-        assert registry.pin_webhook_version(other.id, "2025-06-01") == "2023-01-05"
-        assert registry.get_webhook(hook.id).status == REVOKED
-        with pytest.raises(NotFound):
-            registry.get_webhook("wbh_missing")
-        with pytest.raises(NotFound):
-            registry.create_webhook("org_missing", url="https://example.com/")
+        assert registry.get_principal(hook.id) == hook
+        other = registry.create_webhook(org.id, url="http://hooks.example.org:8080/x?y=1")
+        assert other.url == "http://hooks.example.org:8080/x?y=1"
 
     @pytest.mark.parametrize(
         "url",
@@ -332,28 +394,7 @@ class TestRegistryContract:
         with pytest.raises(ValidationError) as caught:
             registry.create_webhook(org.id, url=url)
         assert caught.value.field == "url"
-        assert registry.list_webhooks(org.id) == []
-
-    @pytest.mark.parametrize("ttl", BAD_TTLS)
-    def test_webhook_ttl_refusals_change_nothing(self, registry: Registry, ttl: Any) -> None:
-        org = registry.create_organization("Acme")
-        with pytest.raises(ValidationError):
-            registry.create_webhook(org.id, url="https://example.com/", file_url_ttl=ttl)
-        assert registry.list_webhooks(org.id) == []
-        hook = registry.create_webhook(org.id, url="https://example.com/")
-        with pytest.raises(ValidationError):
-            registry.set_webhook_ttl(hook.id, ttl)
-        assert registry.get_webhook(hook.id) == hook
-
-    def test_get_principal(self, registry: Registry) -> None:
-        org = registry.create_organization("Acme")
-        key, _ = registry.create_api_key(org.id)
-        hook = registry.create_webhook(org.id, url="https://example.com/")
-        assert registry.get_principal(key.id) == key
-        assert registry.get_principal(hook.id) == hook
-        for ident in (org.id, "key_missing", "wbh_missing", "file_x", ""):
-            with pytest.raises(NotFound):
-                registry.get_principal(ident)
+        assert registry.list_principals(org.id, Webhook) == []
 
     # -- files -------------------------------------------------------------------------------
 

@@ -1,0 +1,124 @@
+"""Engines and transactions for the registry: SQLite (embedded, one host) or PostgreSQL
+(several replicas), each set up for many threads and processes at once.
+
+``open_engine`` reads ``FILES_DATABASE_URL``'s value; ``transaction`` runs one short
+transaction on a pooled connection, with database errors translated (``translate.py``)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+
+from ..errors import SettingsError
+from .translate import translate
+
+_SQLITE_BUSY_TIMEOUT_MS = 5000
+_PG_CONNECT_TIMEOUT_S = 5
+# An execution option the SQLite ``begin`` hook reads: writers take the write lock at BEGIN,
+# since a deferred transaction that reads then writes fails at once with SQLITE_BUSY when
+# another writer got in between, whatever the busy timeout.
+_SQLITE_BEGIN = "files_sqlite_begin"
+
+
+def open_engine(url: str) -> Engine:
+    """The engine for ``url`` (``sqlite:///path`` or ``postgresql://…``); connects lazily.
+    ``engine.dialect.name`` is ``"sqlite"`` or ``"postgresql"``.
+
+    Raises ``SettingsError`` for a URL that is not one of those."""
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return _postgresql_engine(parsed)
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction on a pooled connection, committed on leaving, with database errors
+    translated. ``write``: it will write (on SQLite it takes the write lock at once)."""
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+            with conn.begin():
+                yield conn
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc) from exc
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError, TypeError):
+        raise SettingsError("FILES_DATABASE_URL", "is not a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":  # the short scheme some hosts hand out
+        parsed = parsed.set(drivername="postgresql")
+        backend = "postgresql"
+    if backend == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        # Plain postgresql:// means psycopg2 to SQLAlchemy; psycopg (3) is what we ship.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise SettingsError(
+            "FILES_DATABASE_URL", f"must be sqlite:///… or postgresql://…, not {backend}://"
+        )
+    return parsed
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (see _on_begin): the sqlite3 module's own
+        # would run DDL and SELECTs outside any transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+            _enable_wal(cursor)
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
+
+    return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database to WAL (readers go on while one writer writes).
+
+    WAL is kept in the file, so only the first connections to a fresh file switch it, and
+    several opening at once (replicas running ``init`` together) race for the lock the switch
+    needs. SQLite answers that race with "database is locked" at once, without its busy
+    handler, so the switch is retried here, within the same budget as the busy timeout."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # another connection is switching the file right now
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        # A down database must fail /readyz and `init` in seconds, not hang for minutes.
+        connect_args["connect_timeout"] = _PG_CONNECT_TIMEOUT_S
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
