@@ -1,25 +1,29 @@
 """files_service: signed, expiring download URLs for files in object storage.
 
 ``create_app`` wires settings, registry, storage, tokens and the blueprints; ``wsgi.py`` exposes
-the result as ``app`` for any WSGI server."""
+the result as ``app`` for any WSGI server.
+
+Importing the package loads nothing but the settings: the pure core (``tokens``, ``jsonapi``,
+``versioning``, ``delivery``, ``validation``) can be imported without Flask, SQLAlchemy or boto3
+(``tests/test_import_purity.py`` proves it), so ``create_app`` imports the edges it wires when
+it is called."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from .clock import Clock
-from .download import DownloadApp, DownloadDispatcher
-from .ratelimit import FailureLimiter
-from .redact import configure_logging
-from .registry import Registry
-from .services import Services, build_services
 from .settings import Settings
-from .storage import Storage
 
-__all__ = ["Services", "Settings", "create_app", "get_rate_limiter", "get_services"]
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .clock import Clock
+    from .ratelimit import FailureLimiter
+    from .registry import Registry
+    from .services import Services
+    from .storage import Storage
+
+__all__ = ["Settings", "create_app", "get_rate_limiter", "get_services"]
 
 EXTENSION = "files_service"
 RATE_LIMIT_EXTENSION = "files_service.ratelimit"
@@ -36,6 +40,15 @@ def create_app(
     """Build the WSGI app. ``settings`` default to ``Settings.from_env()``; tests pass theirs,
     and may pass a clock, registry or storage. With ``check`` the registry must be reachable and
     its schema current, or this raises (``SettingsError`` / ``RegistryError``)."""
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from . import api, health, web_errors
+    from .download import DownloadApp, DownloadDispatcher
+    from .ratelimit import FailureLimiter
+    from .redact import configure_logging
+    from .services import build_services
+
     configure_logging()
     settings = settings or Settings.from_env()
     services = build_services(settings, clock=clock, registry=registry, storage=storage)
@@ -54,16 +67,9 @@ def create_app(
     )
     app.extensions[RATE_LIMIT_EXTENSION] = limiter
 
-    from . import health, web_errors
-
     web_errors.init_app(app)
     health.init_app(app)
-    try:
-        from . import api
-    except ImportError:  # pragma: no cover - the API arrives with its own change
-        api = None  # type: ignore[assignment]
-    if api is not None and hasattr(api, "init_app"):
-        api.init_app(app)
+    api.init_app(app)
 
     # The app's own one-segment routes (/healthz, /metrics, …): without a token they stay
     # the app's; any other one-segment path is a download.

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import SettingsError
 from .ratelimit import RateLimit, parse_rate_limit
+from .tokens import SigningKey
 from .versioning.resolve import VersionDates, parse_version_dates
 
 ENVIRONMENTS = ("development", "production")
@@ -24,15 +25,6 @@ MIN_PRODUCTION_SECRET_BYTES = 32
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 # Variables that are read elsewhere by design: the test suite's database, and libraries' own.
 _NOT_OURS = ("FILES_TEST_",)
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    secret: bytes
-
-    def __repr__(self) -> str:  # never print a secret, not even in a traceback
-        return f"SigningKey(kid={self.kid!r}, secret=<{len(self.secret)} bytes>)"
 
 
 @dataclass(frozen=True)

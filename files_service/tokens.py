@@ -24,16 +24,29 @@ from itsdangerous import Signer
 
 from .clock import Clock
 from .errors import TokenExpired, TokenInvalid, ValidationError
-from .settings import SigningKey
+from .limits import MAX_FILE_URL_TTL
 
 CURRENT = "current"
 LEGACY = "legacy"
 STYLES = (CURRENT, LEGACY)
 DISPOSITIONS = {"inline": "i", "attachment": "a"}
 _DISPOSITION_NAMES = {code: name for name, code in DISPOSITIONS.items()}
-MAX_AHEAD_SECONDS = 86400  # a token expiring later than this is refused, signature or not
+# A token expiring later than this is refused, signature or not: no URL lives longer.
+MAX_AHEAD_SECONDS = MAX_FILE_URL_TTL
 LEEWAY_SECONDS = 10  # clock skew between replicas forgiven after expiry (SPEC allows up to 30)
 _MAX_TOKEN_CHARS = 512  # far above any real token; refuse larger input before any work
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One key of the ring (``FILES_SIGNING_KEYS``): its id, carried in every token it signs,
+    and its secret."""
+
+    kid: str
+    secret: bytes
+
+    def __repr__(self) -> str:  # never print a secret, not even in a traceback
+        return f"SigningKey(kid={self.kid!r}, secret=<{len(self.secret)} bytes>)"
 
 
 class _Signer(Signer):

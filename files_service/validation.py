@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .errors import ValidationError
-from .registry.models import MAX_FILE_URL_TTL
+from .limits import MAX_FILE_URL_TTL
 
 MAX_FILENAME_BYTES = 255
 MAX_METADATA_BYTES = 16 * 1024

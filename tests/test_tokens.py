@@ -4,12 +4,12 @@ import pytest
 
 from files_service.clock import ManualClock
 from files_service.errors import TokenExpired, TokenInvalid, ValidationError
-from files_service.settings import SigningKey
 from files_service.tokens import (
     CURRENT,
     LEEWAY_SECONDS,
     LEGACY,
     MAX_AHEAD_SECONDS,
+    SigningKey,
     TokenService,
 )
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from ..ids import bearer_secret
 from ..jsonapi import ApiError
+from ..limits import ACTIVE
 from ..ratelimit import FailureLimiter, rate_limited
-from ..registry.models import ACTIVE, ApiKey
+from ..registry.models import ApiKey
 from ..services import Services
 
 REALM = "files"

@@ -16,8 +16,9 @@ from flask import Flask, Response, current_app, g, request
 
 from ..errors import NotFound
 from ..jsonapi import ApiError, bad_parameter, check_accept, webhook_id_param
+from ..limits import ACTIVE
 from ..ratelimit import FailureLimiter
-from ..registry.models import ACTIVE, Principal, Webhook
+from ..registry.models import Principal, Webhook
 from ..services import Services
 from ..versioning import Resolution
 from .auth import authenticate

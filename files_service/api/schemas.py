@@ -11,7 +11,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from ..registry.models import MAX_FILE_URL_TTL
+from ..limits import MAX_FILE_URL_TTL
 from ..versioning import VersionBundle
 from .resources import ATTRIBUTES, RELATIONSHIPS
 

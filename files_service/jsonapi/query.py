@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .. import ids
-from ..registry.models import MAX_FILE_URL_TTL
+from ..limits import MAX_FILE_URL_TTL
 from .errors import ApiError, bad_parameter, raise_all, unsupported_parameter
 
 DEFAULT_PAGE_SIZE = 25

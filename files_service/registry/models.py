@@ -6,10 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_FILE_URL_TTL = 21600  # 6 hours
-MAX_FILE_URL_TTL = 86400  # one day
-ACTIVE = "active"
-REVOKED = "revoked"
+# The bounds and states of §2 live in the pure core; here for the registry's callers.
+from ..limits import ACTIVE, DEFAULT_FILE_URL_TTL, MAX_FILE_URL_TTL, REVOKED
+
+__all__ = [
+    "ACTIVE",
+    "DEFAULT_FILE_URL_TTL",
+    "MAX_FILE_URL_TTL",
+    "REVOKED",
+    "ApiKey",
+    "File",
+    "Organization",
+    "Principal",
+    "Webhook",
+]
 
 
 @dataclass(frozen=True)

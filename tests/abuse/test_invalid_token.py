@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 from files_service import get_services
-from files_service.settings import SigningKey
+from files_service.tokens import SigningKey
 from tests.conftest import make_world
 
 OTHER_KEY = SigningKey("k9", b"a-signing-secret-nobody-here-has!")

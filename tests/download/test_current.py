@@ -10,7 +10,7 @@ import pytest
 
 from files_service import get_services
 from files_service.files import delete_file
-from files_service.settings import SigningKey
+from files_service.tokens import SigningKey
 from tests.conftest import SIGNING_KEY, make_world
 
 NEW_KEY = SigningKey("k2", b"the-next-signing-secret-32-bytes!")
