@@ -8,6 +8,7 @@
     negotiation.py    media types, query strings, request documents
     errors.py         every error as a JSON:API error document
     documents.py      query parameters in, versioned JSON:API documents out
+    mint_query.py     the minting parameters: webhook-id, url-ttl, url-disposition
     resources.py      the resource types in the head shape
     urls.py           minting a response's download URLs
     upload.py         streaming multipart uploads

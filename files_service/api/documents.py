@@ -22,6 +22,7 @@ from ..jsonapi import (
 )
 from ..versioning import MigrationContext
 from .context import current_request
+from .mint_query import MINTING, NOT_MINTING, MintOptions
 from .resources import RELATIONSHIPS, related_loader
 from .schemas import attribute_names
 from .urls import RequestUrls
@@ -37,7 +38,7 @@ def query_options(
 ) -> QueryOptions:
     """The request's query parameters, checked for an endpoint returning ``primary_type``;
     ``ApiError`` (400) naming every bad one. Sparse fieldsets name the attributes of the
-    version served."""
+    version served; ``mints``: the endpoint returns files (the minting parameters apply)."""
     api = current_request()
     return parse_query(
         list(request.args.items(multi=True)),
@@ -46,17 +47,17 @@ def query_options(
         relationships=RELATIONSHIPS,
         primary_type=primary_type,
         id_prefix=id_prefix,
-        mints=mints,
         paginated=paginated,
+        extra=MINTING if mints else NOT_MINTING,
     )
 
 
 def request_urls(options: QueryOptions) -> RequestUrls:
     """The URL minting of this request (``url-ttl`` checked now)."""
     api = current_request()
+    asked = MintOptions.of(options)
     return RequestUrls(
-        api.services, api.minting_principal, ttl=options.url_ttl,
-        disposition=options.url_disposition,
+        api.services, api.minting_principal, ttl=asked.ttl, disposition=asked.disposition
     )
 
 

@@ -41,14 +41,14 @@ from ..jsonapi import (
 from ..jsonapi.errors import json_pointer
 from .blueprint import bp
 from .documents import json_response
+from .mint_query import MINTING
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 RETRY_AFTER = "5"
 QUERY_PARAMETERS = frozenset(
-    {"url-ttl", "url-disposition", "webhook-id", "page[size]", "page[after]", "filter[id]",
-     "include", "api-version"}
+    {*MINTING, "page[size]", "page[after]", "filter[id]", "include", "api-version"}
 )
 
 

@@ -15,7 +15,7 @@ import time
 from flask import Flask, Response, current_app, g, request
 
 from ..errors import NotFound
-from ..jsonapi import ApiError, bad_parameter, check_accept, webhook_id_param
+from ..jsonapi import ApiError, bad_parameter, check_accept
 from ..limits import ACTIVE
 from ..ratelimit import FailureLimiter
 from ..registry.models import Principal, Webhook
@@ -25,6 +25,7 @@ from .auth import authenticate
 from .blueprint import MINTING_ENDPOINTS
 from .context import ApiRequest, api_config, current_request_or_none
 from .errors import is_api_path
+from .mint_query import webhook_id_param
 from .negotiation import check_accept_json
 from .version import explicit_resolution, merge_vary, resolve_for, response_headers
 

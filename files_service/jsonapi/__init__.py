@@ -25,7 +25,7 @@ from .errors import (
     unsupported_parameter,
 )
 from .media import MEDIA_TYPE, check_accept, check_content_type
-from .query import QueryOptions, api_version_param, parse_query, webhook_id_param
+from .query import QueryOptions, api_version_param, parse_query
 
 __all__ = [
     "MEDIA_TYPE",
@@ -52,5 +52,4 @@ __all__ = [
     "unauthorized",
     "unsupported_media_type",
     "unsupported_parameter",
-    "webhook_id_param",
 ]

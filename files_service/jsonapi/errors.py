@@ -177,6 +177,12 @@ def bad_pointer(pointer: str, detail: str) -> ApiError:
     return ApiError(400, "invalid_body", detail, source={"pointer": pointer})
 
 
+def shorten(value: str, limit: int = 60) -> str:
+    """``value`` cut to at most ``limit`` characters (``...`` ending what was cut), to quote a
+    user's value in an error detail without echoing all of it."""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
 def json_pointer(*names: str) -> str:
     """A JSON Pointer (RFC 6901) from its reference tokens: ``json_pointer("data", "a/b")`` is
     ``/data/a~1b``."""

@@ -9,8 +9,10 @@ What is accepted:
   a map attribute (``MAP_ATTRIBUTES``). ``fields[TYPE]=`` keeps no attribute.
 - ``page[size]`` (1 to 100, default 25), ``page[after]`` (an opaque cursor), ``filter[id]``
   (1 to 100 comma-separated ids): paginated list endpoints only.
-- ``webhook-id``, ``url-ttl``, ``url-disposition``: on requests that return files.
 - ``api-version``: anywhere; its value is checked by version resolution, not here.
+- the endpoint's own parameters (``extra``: name -> parser), such as the API's minting
+  parameters on requests that return files (``files_service.api.mint_query``): each value is
+  checked by its parser, which raises ``ApiError``, and kept in ``QueryOptions.extra``.
 
 What is refused with ``400`` (``source.parameter`` naming the parameter): every bad value
 above, ``sort``, any parameter given twice, an unknown parameter made only of a-z letters (or
@@ -24,13 +26,12 @@ allows. Every problem is reported, one error object each (an ``ApiErrorGroup`` w
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
 from .. import ids
-from ..limits import MAX_FILE_URL_TTL
-from .errors import ApiError, bad_parameter, raise_all, unsupported_parameter
+from .errors import ApiError, bad_parameter, raise_all, shorten, unsupported_parameter
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -38,18 +39,15 @@ MAX_FILTER_IDS = 100
 MAX_INCLUDE_NAMES = 2
 MAX_CURSOR_CHARS = 1000
 MAP_ATTRIBUTES = frozenset({"metadata"})
-MINTING_PARAMETERS = ("webhook-id", "url-ttl", "url-disposition")
 API_VERSION_PARAMETER = "api-version"
-DISPOSITIONS = ("inline", "attachment")
-FILE_TYPE = "file"
 
-Disposition = Literal["inline", "attachment"]
+Parser = Callable[[str], Any]
+"""Checks one value of an endpoint's own parameter: what it means, or ``ApiError`` (400)."""
 
 _RESERVED = re.compile(r"[a-z]+")
 _FAMILY = re.compile(r"([a-z]+)\[([^\[\]]*)\]")
 _NUMBER = re.compile(r"[0-9]{1,9}")
-_KNOWN_NAMES = ("include", "sort", "fields", "page", "filter", *MINTING_PARAMETERS,
-                API_VERSION_PARAMETER)
+_KNOWN_NAMES = ("include", "sort", "fields", "page", "filter", API_VERSION_PARAMETER)
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,8 @@ class QueryOptions:
     ``()`` for ``include=`` (an empty ``included``); paths are dotted strings (``"a.b"``).
     ``fields`` maps a type to its selectors (attribute names, or ``metadata.KEY``); a type not
     in it keeps every attribute. ``api_version`` is the raw ``api-version`` value, for
-    ``resolve_version(query=...)``.
+    ``resolve_version(query=...)``. ``extra`` maps each of the endpoint's own parameters that
+    the request gave to what its parser made of it.
     """
 
     include: tuple[str, ...] | None = None
@@ -68,10 +67,8 @@ class QueryOptions:
     page_size: int = DEFAULT_PAGE_SIZE
     page_after: str | None = None
     filter_ids: tuple[str, ...] | None = None
-    webhook_id: str | None = None
-    url_ttl: int | None = None
-    url_disposition: Disposition = "inline"
     api_version: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def wants_attribute(self, type_name: str, attribute: str) -> bool:
         """Whether resources of ``type_name`` will show ``attribute`` (wholly or one map key),
@@ -82,9 +79,11 @@ class QueryOptions:
         return any(s == attribute or s.startswith(attribute + ".") for s in selectors)
 
 
-def _show(value: str) -> str:
-    """A user's value, quoted and cut short, for an error detail."""
-    return repr(value if len(value) <= 60 else value[:57] + "...")
+def whole_number(value: str, low: int, high: int) -> int | None:
+    """``value`` as a whole number from ``low`` to ``high``, or ``None``: ASCII digits only,
+    no sign, space or exponent."""
+    number = int(value) if _NUMBER.fullmatch(value) else None
+    return number if number is not None and low <= number <= high else None
 
 
 def _normalized(name: str) -> str:
@@ -103,18 +102,6 @@ def api_version_param(args: Sequence[tuple[str, str]]) -> str | None:
     return values[0] if values else None
 
 
-def webhook_id_param(args: Sequence[tuple[str, str]]) -> str | None:
-    """The ``webhook-id`` value, or ``None``; 400 where it is repeated or malformed.
-
-    The principal of a mint (and so its API version) must be known before the rest of the
-    query is parsed, like ``api_version_param``.
-    """
-    values = [value for name, value in args if name == "webhook-id"]
-    if len(values) > 1:
-        raise bad_parameter("webhook-id", "Give 'webhook-id' at most once.")
-    return _webhook_id(values[0]) if values else None
-
-
 def parse_query(
     args: Sequence[tuple[str, str]],
     *,
@@ -123,8 +110,8 @@ def parse_query(
     relationships: Mapping[str, Mapping[str, str]],
     primary_type: str,
     id_prefix: str | None = None,
-    mints: bool | None = None,
     paginated: bool | None = None,
+    extra: Mapping[str, Parser] | None = None,
 ) -> QueryOptions:
     """Check a request's query parameters; raise ``ApiError`` (400) naming every bad one.
 
@@ -133,13 +120,12 @@ def parse_query(
     filters allowed, ``include`` not). ``known_types``: type -> its attribute names, for every
     type a response may hold. ``relationships``: type -> relationship name -> target type.
     ``primary_type``: the type of the primary data. ``id_prefix``: what ids in ``filter[id]``
-    must start with (``"file"``); ``None`` accepts any of the service's id forms. ``mints``:
-    whether the minting parameters are allowed; by default, when the primary type is ``file``.
+    must start with (``"file"``); ``None`` accepts any of the service's id forms.
     ``paginated``: whether ``page[…]`` and ``filter[…]`` are allowed; by default, on every list
-    endpoint (a short, fixed list such as the versions sets it to ``False``).
+    endpoint (a short, fixed list such as the versions sets it to ``False``). ``extra``: the
+    endpoint's own parameters, name -> ``Parser`` (their near misses are refused too).
     """
-    if mints is None:
-        mints = primary_type == FILE_TYPE
+    extra = extra or {}
     if paginated is None:
         paginated = is_list
     errors: list[ApiError] = []
@@ -149,24 +135,25 @@ def parse_query(
 
     parsed: dict[str, object] = {}
     fields: dict[str, tuple[str, ...]] = {}
+    own: dict[str, Any] = {}
     for name, value in args:
         if counts[name] < 0:
             continue
         try:
             used = _parse_one(
-                name, value, parsed, fields,
+                name, value, parsed, fields, own,
                 is_list=is_list, known_types=known_types, relationships=relationships,
-                primary_type=primary_type, id_prefix=id_prefix, mints=mints,
-                paginated=paginated,
+                primary_type=primary_type, id_prefix=id_prefix, paginated=paginated,
+                extra=extra,
             )
         except ApiError as error:
             errors.append(error)
             used = False
         if used and counts[name] > 1:
-            errors.append(bad_parameter(name, f"Give {_show(name)} at most once."))
+            errors.append(bad_parameter(name, f"Give {shorten(name)!r} at most once."))
         counts[name] = -1  # later repeats are not looked at again
     raise_all(errors)
-    return QueryOptions(fields=fields, **parsed)  # type: ignore[arg-type]
+    return QueryOptions(fields=fields, extra=own, **parsed)  # type: ignore[arg-type]
 
 
 def _parse_one(
@@ -174,30 +161,22 @@ def _parse_one(
     value: str,
     parsed: dict[str, object],
     fields: dict[str, tuple[str, ...]],
+    own: dict[str, Any],
     *,
     is_list: bool,
     known_types: Mapping[str, Collection[str]],
     relationships: Mapping[str, Mapping[str, str]],
     primary_type: str,
     id_prefix: str | None,
-    mints: bool,
     paginated: bool,
+    extra: Mapping[str, Parser],
 ) -> bool:
-    """Check one parameter, recording what it asks for in ``parsed`` or ``fields``; ``False``
-    for a parameter we ignore."""
+    """Check one parameter, recording what it asks for in ``parsed``, ``fields`` or ``own``;
+    ``False`` for a parameter we ignore."""
     if name == API_VERSION_PARAMETER:
         parsed["api_version"] = value
-    elif name in MINTING_PARAMETERS:
-        if not mints:
-            raise unsupported_parameter(
-                name, f"{name!r} applies only to requests that return files."
-            )
-        if name == "webhook-id":
-            parsed["webhook_id"] = _webhook_id(value)
-        elif name == "url-ttl":
-            parsed["url_ttl"] = _url_ttl(value)
-        else:
-            parsed["url_disposition"] = _disposition(value)
+    elif name in extra:
+        own[name] = extra[name](value)
     elif name == "include":
         if is_list:
             raise unsupported_parameter("include", "'include' is not supported on list endpoints.")
@@ -211,7 +190,7 @@ def _parse_one(
         elif base in ("page", "filter"):
             if not paginated:
                 where = "paginated list endpoints" if is_list else "list endpoints"
-                raise unsupported_parameter(name, f"{_show(name)} applies only to {where}.")
+                raise unsupported_parameter(name, f"{shorten(name)!r} applies only to {where}.")
             if name == "page[size]":
                 parsed["page_size"] = _page_size(value)
             elif name == "page[after]":
@@ -221,7 +200,7 @@ def _parse_one(
             else:
                 supported = "page[size] and page[after]" if base == "page" else "filter[id]"
                 raise unsupported_parameter(
-                    name, f"{_show(name)} is not supported; use {supported}."
+                    name, f"{shorten(name)!r} is not supported; use {supported}."
                 )
         else:
             raise unsupported_parameter(name, _reserved(name))
@@ -229,13 +208,13 @@ def _parse_one(
         raise unsupported_parameter(name, _reserved(name))
     elif ("[" in name or "]" in name) and _RESERVED.fullmatch(re.split(r"[\[\]]", name)[0]):
         raise unsupported_parameter(
-            name, f"Malformed parameter name {_show(name)}: use a form such as fields[file]."
+            name, f"Malformed parameter name {shorten(name)!r}: use a form such as fields[file]."
         )
     elif (normal := _normalized(name)) and (
-        near := [known for known in _KNOWN_NAMES if _normalized(known) == normal]
+        near := [known for known in (*_KNOWN_NAMES, *extra) if _normalized(known) == normal]
     ):
         raise unsupported_parameter(
-            name, f"Unknown parameter {_show(name)}: did you mean {near[0]!r}?"
+            name, f"Unknown parameter {shorten(name)!r}: did you mean {near[0]!r}?"
         )
     else:
         return False  # an implementation-specific parameter we do not use: ignored (JSON:API)
@@ -249,7 +228,7 @@ def _reserved(name: str) -> str:
         "filter": " Use filter[id].",
     }.get(name, "")
     return (
-        f"Unknown query parameter {_show(name)}: names made only of a-z letters are reserved "
+        f"Unknown query parameter {shorten(name)!r}: names made only of a-z letters are reserved "
         f"by JSON:API.{hint}"
     )
 
@@ -263,11 +242,11 @@ def _include(
     for path in value.split(","):
         names = path.split(".")
         if "" in names:
-            raise bad_parameter("include", f"Malformed relationship path {_show(path)}.")
+            raise bad_parameter("include", f"Malformed relationship path {shorten(path)!r}.")
         if len(names) > MAX_INCLUDE_NAMES:
             raise bad_parameter(
                 "include",
-                f"Relationship path {_show(path)} is too deep: at most "
+                f"Relationship path {shorten(path)!r} is too deep: at most "
                 f"{MAX_INCLUDE_NAMES} names, such as 'a.b'.",
             )
         type_name = primary_type
@@ -277,8 +256,8 @@ def _include(
                 known = ", ".join(sorted(targets)) or "none"
                 raise bad_parameter(
                     "include",
-                    f"Unknown relationship {_show(relationship)} of {type_name!r} in "
-                    f"{_show(path)} (known: {known}).",
+                    f"Unknown relationship {shorten(relationship)!r} of {type_name!r} in "
+                    f"{shorten(path)!r} (known: {known}).",
                 )
             type_name = targets[relationship]
         if path not in paths:
@@ -295,7 +274,7 @@ def _fieldset(
 ) -> tuple[str, ...]:
     if type_name not in known_types:
         known = ", ".join(sorted(known_types))
-        raise bad_parameter(name, f"Unknown resource type {_show(type_name)} (known: {known}).")
+        raise bad_parameter(name, f"Unknown resource type {shorten(type_name)!r} (known: {known}).")
     if value == "":
         return ()
     attributes = set(known_types[type_name])
@@ -308,21 +287,22 @@ def _fieldset(
                 selectors.append(selector)
             continue
         if selector == "":
-            raise bad_parameter(name, f"Empty attribute name in {_show(value)}.")
+            raise bad_parameter(name, f"Empty attribute name in {shorten(value)!r}.")
         raise bad_parameter(
             name,
-            f"Unknown attribute {_show(selector)} of {type_name!r} "
+            f"Unknown attribute {shorten(selector)!r} of {type_name!r} "
             f"(known: {', '.join(sorted(attributes))}).",
         )
     return tuple(selectors)
 
 
 def _page_size(value: str) -> int:
-    if _NUMBER.fullmatch(value) and 1 <= int(value) <= MAX_PAGE_SIZE:
-        return int(value)
+    size = whole_number(value, 1, MAX_PAGE_SIZE)
+    if size is not None:
+        return size
     raise bad_parameter(
         "page[size]",
-        f"page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, not {_show(value)}.",
+        f"page[size] must be a whole number from 1 to {MAX_PAGE_SIZE}, not {shorten(value)!r}.",
     )
 
 
@@ -343,35 +323,9 @@ def _filter_ids(value: str, id_prefix: str | None) -> tuple[str, ...]:
     for ident in given:
         if not any(ids.is_id(ident, prefix) for prefix in prefixes):
             want = f" (ids here start with '{id_prefix}_')" if id_prefix else ""
-            raise bad_parameter("filter[id]", f"Malformed id {_show(ident)} in filter[id]{want}.")
+            raise bad_parameter(
+                "filter[id]", f"Malformed id {shorten(ident)!r} in filter[id]{want}."
+            )
         if ident not in found:
             found.append(ident)
     return tuple(found)
-
-
-def _webhook_id(value: str) -> str:
-    if not ids.is_id(value, "wbh"):
-        raise bad_parameter(
-            "webhook-id", f"Malformed webhook id {_show(value)}: it starts with 'wbh_'."
-        )
-    return value
-
-
-def _url_ttl(value: str) -> int:
-    if _NUMBER.fullmatch(value) and 1 <= int(value) <= MAX_FILE_URL_TTL:
-        return int(value)
-    raise bad_parameter(
-        "url-ttl",
-        f"url-ttl must be a whole number of seconds from 1 to {MAX_FILE_URL_TTL}, "
-        f"not {_show(value)}.",
-    )
-
-
-def _disposition(value: str) -> Disposition:
-    if value == "inline":
-        return "inline"
-    if value == "attachment":
-        return "attachment"
-    raise bad_parameter(
-        "url-disposition", f"url-disposition must be 'inline' or 'attachment', not {_show(value)}."
-    )

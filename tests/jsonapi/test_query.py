@@ -8,12 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from files_service.jsonapi.errors import ApiError, ApiErrorGroup, error_document
+from files_service.jsonapi.errors import ApiError, ApiErrorGroup, bad_parameter, error_document
 from files_service.jsonapi.query import (
     DEFAULT_PAGE_SIZE,
     QueryOptions,
     api_version_param,
     parse_query,
+    whole_number,
 )
 
 KNOWN_TYPES = {
@@ -29,8 +30,16 @@ RELATIONSHIPS = {
     "webhook": {"organization": "organization"},
 }
 FILE_A, FILE_B = "file_" + "a" * 22, "file_" + "b" * 22
-WEBHOOK = "wbh_" + "w" * 22
 KEY = "key_" + "k" * 22
+
+
+def _colour(value: str) -> str:
+    if not value:
+        raise bad_parameter("colour-name", "colour-name must not be empty.")
+    return value.upper()
+
+
+COLOUR = {"colour-name": _colour}  # an endpoint's own parameter, for ``extra``
 
 
 def parse(args: list[tuple[str, str]], **overrides: Any) -> QueryOptions:
@@ -81,9 +90,6 @@ REFUSALS: list[tuple[list[tuple[str, str]], dict[str, Any], str, str]] = [
     ([("page[size][x]", "1")], {"is_list": True}, "page[size][x]", "unsupported_parameter"),
     ([("fields]file[", "x")], {}, "fields]file[", "unsupported_parameter"),
     # near misses of our own names
-    ([("url_ttl", "60")], {}, "url_ttl", "unsupported_parameter"),
-    ([("URL-TTL", "60")], {}, "URL-TTL", "unsupported_parameter"),
-    ([("webhookId", WEBHOOK)], {}, "webhookId", "unsupported_parameter"),
     ([("api_version", "2023-01-05")], {}, "api_version", "unsupported_parameter"),
     ([("Include", "organization")], {}, "Include", "unsupported_parameter"),
     ([("Fields[file]", "filename")], {}, "Fields[file]", "unsupported_parameter"),
@@ -115,25 +121,12 @@ REFUSALS: list[tuple[list[tuple[str, str]], dict[str, Any], str, str]] = [
      "invalid_parameter"),
     ([("filter[name]", "x")], {"is_list": True}, "filter[name]", "unsupported_parameter"),
     ([("filter[id]", FILE_A)], {}, "filter[id]", "unsupported_parameter"),
-    # minting
-    ([("url-ttl", "0")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-ttl", "86401")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-ttl", "abc")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-ttl", "")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-ttl", "1e3")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-ttl", "60.0")], {}, "url-ttl", "invalid_parameter"),
-    ([("url-disposition", "Attachment")], {}, "url-disposition", "invalid_parameter"),
-    ([("url-disposition", "download")], {}, "url-disposition", "invalid_parameter"),
-    ([("url-disposition", "")], {}, "url-disposition", "invalid_parameter"),
-    ([("webhook-id", KEY)], {}, "webhook-id", "invalid_parameter"),
-    ([("webhook-id", "wbh_short")], {}, "webhook-id", "invalid_parameter"),
-    ([("webhook-id", "")], {}, "webhook-id", "invalid_parameter"),
-    ([("url-ttl", "60")], {"primary_type": "api-key"}, "url-ttl", "unsupported_parameter"),
-    ([("url-disposition", "inline")], {"primary_type": "organization"}, "url-disposition",
-     "unsupported_parameter"),
-    ([("webhook-id", WEBHOOK)], {"mints": False}, "webhook-id", "unsupported_parameter"),
+    # an endpoint's own parameters (extra)
+    ([("colour-name", "")], {"extra": COLOUR}, "colour-name", "invalid_parameter"),
+    ([("Colour_Name", "red")], {"extra": COLOUR}, "Colour_Name", "unsupported_parameter"),
     # given twice
-    ([("url-ttl", "60"), ("url-ttl", "60")], {}, "url-ttl", "invalid_parameter"),
+    ([("colour-name", "red"), ("colour-name", "red")], {"extra": COLOUR}, "colour-name",
+     "invalid_parameter"),
     ([("include", "organization"), ("include", "organization")], {}, "include",
      "invalid_parameter"),
     ([("fields[file]", "url"), ("fields[file]", "filename")], {}, "fields[file]",
@@ -167,9 +160,12 @@ def test_refusals(
 
 def test_every_problem_is_reported(validate: Any) -> None:
     with pytest.raises(ApiErrorGroup) as caught:
-        parse([("sort", "x"), ("url-ttl", "0"), ("include", "nope"), ("utm-source", "ad")])
+        parse([("sort", "x"), ("colour-name", ""), ("include", "nope"), ("utm-source", "ad")],
+              extra=COLOUR)
     sources = [e.source for e in caught.value.errors]
-    assert sources == [{"parameter": "sort"}, {"parameter": "url-ttl"}, {"parameter": "include"}]
+    assert sources == [
+        {"parameter": "sort"}, {"parameter": "colour-name"}, {"parameter": "include"}
+    ]
     assert caught.value.status == 400
     document = error_document([caught.value])
     validate(document)
@@ -189,8 +185,7 @@ def test_defaults() -> None:
     assert options.fields == {}
     assert options.page_size == DEFAULT_PAGE_SIZE == 25
     assert options.page_after is None and options.filter_ids is None
-    assert options.url_disposition == "inline"
-    assert options.url_ttl is None and options.webhook_id is None and options.api_version is None
+    assert options.api_version is None and options.extra == {}
 
 
 def test_empty_include_asks_for_an_empty_included() -> None:
@@ -241,18 +236,24 @@ def test_list_parameters() -> None:
     assert len(parse([("filter[id]", hundred)], is_list=True).filter_ids or ()) == 100
 
 
-def test_minting_parameters() -> None:
-    options = parse([
-        ("url-ttl", "86400"), ("url-disposition", "attachment"), ("webhook-id", WEBHOOK),
-        ("api-version", "whatever-resolution-checks-this"),
-    ])
-    assert options.url_ttl == 86400
-    assert options.url_disposition == "attachment"
-    assert options.webhook_id == WEBHOOK
+def test_an_endpoints_own_parameters_are_parsed_by_their_parser() -> None:
+    options = parse(
+        [("colour-name", "red"), ("api-version", "whatever-resolution-checks-this")],
+        extra=COLOUR,
+    )
+    assert options.extra == {"colour-name": "RED"}
     assert options.api_version == "whatever-resolution-checks-this"
-    assert parse([("url-ttl", "1")]).url_ttl == 1
-    assert parse([("url-disposition", "inline")]).url_disposition == "inline"
-    assert parse([("url-ttl", "60")], primary_type="api-key", mints=True).url_ttl == 60
+    # Without the endpoint's parameters, the same name is an implementation-specific one.
+    assert parse([("colour-name", "red")]).extra == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", None), ("1", 1), ("100", 100), ("101", None), ("", None), ("+5", None),
+     (" 5", None), ("1.5", None), ("1e3", None), ("\u0665", None), ("1" * 5000, None)],
+)
+def test_whole_number(value: str, expected: int | None) -> None:
+    assert whole_number(value, 1, 100) == expected
 
 
 def test_api_version_is_allowed_on_every_endpoint() -> None:
@@ -279,15 +280,15 @@ def test_api_version_param() -> None:
 NAMES = st.one_of(
     st.sampled_from([
         "include", "sort", "fields[file]", "fields[api-key]", "fields[x]", "fields", "page[size]",
-        "page[after]", "page[x]", "filter[id]", "filter[x]", "url-ttl", "url-disposition",
-        "webhook-id", "api-version", "foo", "foo[bar]", "url_ttl", "utm-source", "fields[file",
+        "page[after]", "page[x]", "filter[id]", "filter[x]", "colour-name", "colour_name",
+        "api-version", "foo", "foo[bar]", "utm-source", "fields[file",
     ]),
     st.text(max_size=20),
 )
 VALUES = st.one_of(
     st.sampled_from([
         "", "organization", "created-by.organization", "a.b.c", "filename,metadata.k", "25",
-        "0", "101", FILE_A, f"{FILE_A},{FILE_B}", WEBHOOK, "inline", "attachment", "60",
+        "0", "101", FILE_A, f"{FILE_A},{FILE_B}", "red", "60",
         "metadata.", ",", ".",
     ]),
     st.text(max_size=40),
@@ -304,7 +305,7 @@ def test_parse_query_raises_only_api_errors(
     args: list[tuple[str, str]], is_list: bool, primary: str
 ) -> None:
     try:
-        options = parse(args, is_list=is_list, primary_type=primary)
+        options = parse(args, is_list=is_list, primary_type=primary, extra=COLOUR)
     except ApiError as error:
         assert error.status == 400
         for one in error.errors:
@@ -315,20 +316,7 @@ def test_parse_query_raises_only_api_errors(
     assert 1 <= options.page_size <= 100
 
 
-# -- webhook-id ahead of the rest, and lists that are not paginated -----------------------------
-
-
-def test_webhook_id_param() -> None:
-    from files_service.jsonapi import webhook_id_param
-
-    assert webhook_id_param([("x", "1")]) is None
-    good = "wbh_" + "a" * 22
-    assert webhook_id_param([("webhook-id", good)]) == good
-    for args in ([("webhook-id", "key_" + "a" * 22)],
-                 [("webhook-id", good), ("webhook-id", good)]):
-        with pytest.raises(ApiError) as caught:
-            webhook_id_param(args)
-        assert caught.value.source == {"parameter": "webhook-id"}
+# -- lists that are not paginated ---------------------------------------------------------------
 
 
 def test_a_list_that_is_not_paginated_refuses_page_and_filter() -> None:
