@@ -29,8 +29,9 @@ from .limits import MAX_FILE_URL_TTL
 CURRENT = "current"
 LEGACY = "legacy"
 STYLES = (CURRENT, LEGACY)
-DISPOSITIONS = {"inline": "i", "attachment": "a"}
-_DISPOSITION_NAMES = {code: name for name, code in DISPOSITIONS.items()}
+DISPOSITIONS = ("inline", "attachment")  # how the download is shown (§4); inline by default
+_DISPOSITION_CODES = {name: name[0] for name in DISPOSITIONS}  # one letter in the token
+_DISPOSITION_NAMES = {code: name for name, code in _DISPOSITION_CODES.items()}
 # A token expiring later than this is refused, signature or not: no URL lives longer.
 MAX_AHEAD_SECONDS = MAX_FILE_URL_TTL
 LEEWAY_SECONDS = 10  # clock skew between replicas forgiven after expiry (SPEC allows up to 30)
@@ -134,7 +135,7 @@ class TokenService:
             expires_at = None
         payload = (
             f"{self._signing_kid}.{file_id}.{principal_id}.{expires_at or 0}."
-            f"{DISPOSITIONS[disposition]}"
+            f"{_DISPOSITION_CODES[disposition]}"
         )
         signer = self._signers[(self._signing_kid, style)]
         signature = signer.get_signature(_message(payload, filename)).decode("ascii")

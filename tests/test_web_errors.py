@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from files_service.redact import RedactingFilter, redact
 
 TOKEN = "k1.file_AAAAAAAAAAAAAAAAAAAAAA.key_BBBBBBBBBBBBBBBBBBBBBB.1767246000.i.SIGSIGSIG"
@@ -22,6 +24,30 @@ def test_wrong_method_is_a_json_405_with_allow(client):
     response = client.post("/healthz")
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthz",  # the app's own route
+        "/api/v1/versions",  # the API
+        "/report.pdf?access_token=x",  # a download
+        "/api/v1/files/k1.x/report.pdf",  # a legacy download
+    ],
+)
+def test_every_edge_answers_a_wrong_method_alike(client, world, path):
+    """One renderer for every edge: the same document, headers and Allow, whoever answers."""
+    response = client.put(path, headers={"Authorization": f"Bearer {world.secret}"})
+    assert response.status_code == 405
+    assert response.headers["Content-Type"] == "application/vnd.api+json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert response.headers["Allow"].isupper() and "GET" in response.headers["Allow"]
+    (error,) = json.loads(response.data)["errors"]
+    assert (error["status"], error["code"], error["title"]) == (
+        "405", "method_not_allowed", "Method not allowed"
+    )
+    assert error["detail"].startswith(("This method is not allowed here.", "Downloads answer"))
 
 
 def test_unexpected_exception_is_a_plain_500(app, caplog):

@@ -9,8 +9,11 @@ translated here:
     NotFound             -> 404 (another organization's ids too: the two are never told apart)
     RegistryUnavailable  -> 503 with Retry-After
     StorageUnavailable   -> 503 with Retry-After
-    werkzeug HTTPException (404, 405, 413, ...) -> the same status
+    werkzeug HTTPException (404, 405, 413, ...) -> the same status (``web_errors``' mapping)
     anything else        -> 500 ``internal_error``, the cause logged, never shown
+
+and answered with ``web_errors.render``, the app's own renderer, so that every edge's error
+looks the same (``jsonapi.render_error``).
 """
 
 from __future__ import annotations
@@ -20,27 +23,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import (
-    ClientDisconnected,
-    HTTPException,
-    MethodNotAllowed,
-    RequestEntityTooLarge,
-)
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as RouteNotFound
 
 from ..errors import NotFound, RegistryUnavailable, StorageUnavailable, ValidationError
-from ..jsonapi import (
-    ApiError,
-    bad_parameter,
-    bad_pointer,
-    error_document,
-    internal_error,
-    method_not_allowed,
-    not_found,
-)
+from ..jsonapi import ApiError, bad_parameter, bad_pointer, internal_error, not_found
 from ..jsonapi.errors import json_pointer
+from ..web_errors import from_http_exception, render
 from .blueprint import bp
-from .documents import json_response
 from .mint_query import MINTING
 
 log = logging.getLogger(__name__)
@@ -73,29 +63,9 @@ def from_validation(
     return bad_pointer("/data/attributes" + json_pointer(field), error.message)
 
 
-def payload_too_large(detail: str, pointer: str = "") -> ApiError:
-    """413, on the body (or the member at ``pointer``)."""
-    return ApiError(413, "payload_too_large", detail, source={"pointer": pointer})
-
-
 def unavailable(code: str, detail: str) -> ApiError:
     """503 with ``Retry-After``."""
     return ApiError(503, code, detail, headers=[("Retry-After", RETRY_AFTER)])
-
-
-def from_http_exception(exc: HTTPException) -> ApiError:
-    """The JSON:API error for one of Werkzeug's (routing, body limits, disconnects)."""
-    if isinstance(exc, RouteNotFound):
-        return not_found("There is no API endpoint at this path.")
-    if isinstance(exc, MethodNotAllowed):
-        return method_not_allowed(exc.valid_methods or ())
-    if isinstance(exc, RequestEntityTooLarge):
-        return payload_too_large("The request body is too large.")
-    if isinstance(exc, ClientDisconnected):
-        return bad_pointer("", "The request body ended before it was complete.")
-    code = exc.code or 500
-    name = (exc.name or "error").lower().replace(" ", "_").replace("-", "_")
-    return ApiError(code, name, exc.description or exc.name or "Request failed.")
 
 
 def to_api_error(exc: BaseException) -> ApiError:
@@ -114,19 +84,16 @@ def to_api_error(exc: BaseException) -> ApiError:
         log.warning("storage unavailable: %s", exc)
         return unavailable("storage_unavailable", "Storage cannot be reached right now; "
                            "try again shortly.")
+    if isinstance(exc, RouteNotFound):
+        return not_found("There is no API endpoint at this path.")
     if isinstance(exc, HTTPException):
         return from_http_exception(exc)
     log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return internal_error()
 
 
-def error_response(error: ApiError) -> Response:
-    """The response for ``error``: its document, status and headers."""
-    return json_response(error_document(error.errors), error.status, error.headers)
-
-
 def _render(exc: Exception) -> Response:
-    return error_response(to_api_error(exc))
+    return render(to_api_error(exc))
 
 
 # Errors of the API's own views (and of the pipeline before them) are the blueprint's.

@@ -11,7 +11,13 @@ from flask import Response, request
 from ..errors import ValidationError
 from ..files import delete_file, guess_content_type, register_file, store_file
 from ..ids import is_id
-from ..jsonapi import ApiError, bad_pointer, check_content_type, unsupported_parameter
+from ..jsonapi import (
+    ApiError,
+    bad_pointer,
+    check_content_type,
+    json_pointer,
+    unsupported_parameter,
+)
 from ..registry.models import File
 from ..versioning import MigrationContext
 from .blueprint import route
@@ -168,7 +174,7 @@ def _register(api: ApiRequest) -> File:
     if not isinstance(attributes, dict):
         raise bad_pointer("/data/attributes", "'attributes' must be an object.")
     for name in attributes:
-        pointer = f"/data/attributes/{name.replace('~', '~0').replace('/', '~1')}"
+        pointer = json_pointer("data", "attributes", name)
         if name in READ_ONLY:
             raise bad_pointer(pointer, f"'{name}' is read-only: it is set by the server.")
         if name not in WRITABLE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from ..jsonapi import ApiError
+from ..jsonapi import ApiError, shorten
 
 
 class _Owned(Protocol):
@@ -19,8 +19,9 @@ R = TypeVar("R", bound=_Owned)
 
 def missing(kind: str, ident: str) -> ApiError:
     """404 for the ``kind`` (``file``, ``api-key``, …) ``ident`` of the path."""
-    shown = ident if len(ident) <= 40 else ident[:37] + "..."
-    return ApiError(404, "not_found", f"There is no {kind} {shown!r} in your organization.")
+    return ApiError(
+        404, "not_found", f"There is no {kind} {shorten(ident, 40)!r} in your organization."
+    )
 
 
 def owned(load: Callable[[str], R], kind: str, ident: str, org_id: str) -> R:

@@ -16,9 +16,8 @@ from flask import Request, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.utils import cached_property
 
-from ..jsonapi import bad_pointer, not_acceptable
+from ..jsonapi import bad_pointer, not_acceptable, payload_too_large
 from ..jsonapi.media import VERSION_MEDIA_TYPE, parse_accept
-from .errors import payload_too_large
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,7 @@ from werkzeug.sansio.multipart import (
     State,
 )
 
-from ..jsonapi import ApiError, bad_header, bad_pointer
-from .errors import payload_too_large
+from ..jsonapi import ApiError, bad_header, bad_pointer, json_pointer, payload_too_large, shorten
 from .negotiation import json_object, read_body
 
 READ_SIZE = 64 * 1024
@@ -192,8 +191,8 @@ class MultipartUpload:
 def _unknown_part(name: str, seen_metadata: bool) -> ApiError:
     if name == METADATA_PART and seen_metadata:
         return bad_pointer("/metadata", "The form may have only one 'metadata' part.")
-    shown = name if len(name) <= 40 else name[:37] + "..."
+    shown = shorten(name, 40)
     return bad_pointer(
-        "/" + shown.replace("~", "~0").replace("/", "~1"),
+        json_pointer(shown),
         f"Unknown form part {shown!r}: the form takes 'metadata' (optional, first) and 'file'.",
     )

@@ -13,9 +13,9 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import quote
 
-__all__ = ["DISPOSITIONS", "ascii_fallback", "content_disposition"]
+from ..tokens import DISPOSITIONS
 
-DISPOSITIONS: tuple[str, ...] = ("inline", "attachment")
+__all__ = ["DISPOSITIONS", "ascii_fallback", "content_disposition"]
 
 # RFC 8187 §3.2.1 attr-char, less what quote() never encodes anyway (ALPHA DIGIT "-._~").
 _ATTR_CHAR_PUNCTUATION = "!#$&+^`|"

@@ -15,7 +15,6 @@ would judge differently), the service streams that response itself."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -45,7 +44,7 @@ from ..errors import (
     TokenExpired,
 )
 from ..ids import bearer_secret
-from ..jsonapi.errors import ApiError, error_document
+from ..jsonapi import ApiError, render_error
 from ..metrics import DOWNLOAD_OUTCOMES
 from ..ratelimit import FailureLimiter, rate_limited
 from ..registry.models import ACTIVE, File
@@ -59,7 +58,6 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
-JSON_API = "application/vnd.api+json"
 ALLOW = "GET, HEAD, OPTIONS"
 RETRY_AFTER = "5"
 # The longest a redirect's storage URL lives (the browser follows it at once; a short life
@@ -400,15 +398,8 @@ class DownloadApp:
 
     def _error(self, start_response: StartResponse, err: ApiError) -> Iterable[bytes]:
         self._count(err.code).inc()
-        body = json.dumps(error_document(err.errors)).encode()
-        headers = [
-            ("Content-Type", JSON_API),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            *err.headers,
-            *self.common,
-        ]
-        start_response(_REASONS[err.status], headers)
+        status, headers, body = render_error(err)
+        start_response(_REASONS[status], [*headers, *self.common])
         return [body]
 
 

@@ -2,6 +2,7 @@
 response documents. The ``/api/v1`` blueprint and the download server sit on top of it.
 
 - ``errors``: ``ApiError`` (and ``ApiErrorGroup``), ``error_document`` and helpers.
+- ``render``: ``render_error``, an error's response (status, headers, body) for every edge.
 - ``media``: ``check_content_type`` (415) and ``check_accept`` (406).
 - ``query``: ``parse_query`` into ``QueryOptions`` (400 for every bad parameter).
 - ``document``: ``Resource``, ``build_document``, ``resolve_includes``.
@@ -15,22 +16,26 @@ from .errors import (
     bad_parameter,
     bad_pointer,
     error_document,
-    from_validation_error,
     internal_error,
+    json_pointer,
     method_not_allowed,
     not_acceptable,
     not_found,
+    payload_too_large,
+    shorten,
     unauthorized,
     unsupported_media_type,
     unsupported_parameter,
 )
 from .media import MEDIA_TYPE, check_accept, check_content_type
 from .query import QueryOptions, api_version_param, parse_query
+from .render import ErrorResponse, render_error
 
 __all__ = [
     "MEDIA_TYPE",
     "ApiError",
     "ApiErrorGroup",
+    "ErrorResponse",
     "QueryOptions",
     "Resource",
     "api_version_param",
@@ -42,13 +47,16 @@ __all__ = [
     "check_accept",
     "check_content_type",
     "error_document",
-    "from_validation_error",
     "internal_error",
+    "json_pointer",
     "method_not_allowed",
     "not_acceptable",
     "not_found",
     "parse_query",
+    "payload_too_large",
+    "render_error",
     "resolve_includes",
+    "shorten",
     "unauthorized",
     "unsupported_media_type",
     "unsupported_parameter",

@@ -3,15 +3,9 @@
     ApiError                 one problem: status, code, title, detail, source, meta (+ headers)
     └── ApiErrorGroup        several problems found in one pass (``.errors`` lists them)
 
-Both the management API and the download server raise these and render them with
-``error_document``. This module depends on nothing but the standard library so that any part
-of the service can import it.
-
-A handler at the edge does, whatever the error::
-
-    except ApiError as exc:
-        body = error_document(exc.errors)      # {"errors": [...]}, one object per problem
-        return body, exc.status, exc.headers   # headers: e.g. WWW-Authenticate, Allow
+Both the management API and the download server raise these, and every edge turns them into
+its response with ``render.render_error``. This module depends on nothing but the standard
+library so that any part of the service can import it.
 
 ``detail`` goes to users verbatim: never put a token, a secret or a storage key in it.
 """
@@ -19,10 +13,7 @@ A handler at the edge does, whatever the error::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..errors import ValidationError
+from typing import Any
 
 # One title per code: JSON:API says a title should not change between occurrences of a problem.
 TITLES: dict[str, str] = {
@@ -189,16 +180,6 @@ def json_pointer(*names: str) -> str:
     return "".join("/" + name.replace("~", "~0").replace("/", "~1") for name in names)
 
 
-def from_validation_error(
-    error: ValidationError, *, parameter: str | None = None, base: str = "/data/attributes"
-) -> ApiError:
-    """400 for a domain ``ValidationError``: on the query ``parameter`` where given, else on
-    the body member ``{base}/{error.field}``."""
-    if parameter is not None:
-        return bad_parameter(parameter, error.message)
-    return bad_pointer(base + json_pointer(error.field), error.message)
-
-
 def not_found(detail: str = "The requested resource was not found.") -> ApiError:
     """404. Keep ``detail`` generic where the caller may not know whether the resource exists."""
     return ApiError(404, "not_found", detail)
@@ -228,6 +209,11 @@ def not_acceptable(detail: str) -> ApiError:
 def unsupported_media_type(detail: str) -> ApiError:
     """415, naming the ``Content-Type`` header."""
     return ApiError(415, "unsupported_media_type", detail, source={"header": "Content-Type"})
+
+
+def payload_too_large(detail: str, pointer: str = "") -> ApiError:
+    """413, on the request body (or the member at ``pointer``)."""
+    return ApiError(413, "payload_too_large", detail, source={"pointer": pointer})
 
 
 def internal_error() -> ApiError:

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import Literal, NamedTuple
 
-from ..jsonapi.errors import ApiError, raise_all
+from ..jsonapi.errors import ApiError, raise_all, shorten
 from ..jsonapi.media import accept_versions
 from .bundle import UNSTABLE
 from .released import VERSIONS
@@ -194,7 +194,7 @@ class _Rules:
                     source,
                 )
             return UNSTABLE
-        shown = repr(requested if len(requested) <= 40 else requested[:37] + "...")
+        shown = repr(shorten(requested, 40))
         try:
             day = date.fromisoformat(requested) if _DATE.fullmatch(requested) else None
         except ValueError:

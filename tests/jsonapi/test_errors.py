@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from files_service.errors import ValidationError
 from files_service.jsonapi.errors import (
     ApiError,
     ApiErrorGroup,
@@ -14,7 +13,6 @@ from files_service.jsonapi.errors import (
     bad_parameter,
     bad_pointer,
     error_document,
-    from_validation_error,
     internal_error,
     json_pointer,
     method_not_allowed,
@@ -124,13 +122,3 @@ def test_raise_all() -> None:
 def test_json_pointer_escapes() -> None:
     assert json_pointer("data", "attributes", "a/b~c") == "/data/attributes/a~1b~0c"
     assert json_pointer() == ""
-
-
-def test_from_validation_error(validate: Any) -> None:
-    exc = ValidationError("filename", "must not contain '/'")
-    body = from_validation_error(exc)
-    assert body.source == {"pointer": "/data/attributes/filename"}
-    assert body.detail == "must not contain '/'"
-    query = from_validation_error(ValidationError("url-ttl", "too long"), parameter="url-ttl")
-    assert query.source == {"parameter": "url-ttl"} and query.status == 400
-    validate(error_document([body, query]))
