@@ -34,8 +34,10 @@ run: install
 test: install-dev
 	$(BIN)/pytest
 
+# ruff over everything, mypy (strict, setup.cfg) over the package.
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
+	$(BIN)/mypy
 
 # Benchmarks against the baselines, in one run (under 10 minutes): bench/results.json,
 # docs/benchmarks.md and bench/downloads.png. BENCH_ARGS="--only downloads" for one family.
@@ -62,4 +64,4 @@ lock: install-dev
 	  --no-emit-index-url --no-emit-find-links -o requirements.lock requirements.txt
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

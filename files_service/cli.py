@@ -19,7 +19,7 @@ from .errors import FilesError, NotFound, ValidationError
 from .files import guess_content_type, store_file
 from .ids import is_id
 from .minting import style_for_version
-from .registry.models import ApiKey, File, Organization, Webhook
+from .registry.models import ApiKey, File, Organization, Principal, Webhook
 from .services import Services, build_services
 from .settings import Settings
 from .timefmt import iso
@@ -90,6 +90,11 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
         "status": hook.status, "file-url-ttl": hook.file_url_ttl,
         "api-version": hook.api_version, "created-at": iso(hook.created_at),
     }
+
+
+def principal_json(principal: Principal) -> dict[str, Any]:
+    """An api-key or webhook the registry's principal operations returned."""
+    return key_json(principal) if isinstance(principal, ApiKey) else webhook_json(principal)
 
 
 def file_json(file: File) -> dict[str, Any]:
@@ -184,7 +189,7 @@ def keys_list(org: str, as_json: bool) -> None:
 def keys_revoke(key: str, as_json: bool) -> None:
     """Revoke an API key: it stops working and the URLs it minted die."""
     done = _services().registry.revoke_principal(_need_id(key, "key", "KEY"))
-    _emit(as_json, key_json(done), f"{done.id} revoked")
+    _emit(as_json, principal_json(done), f"{done.id} revoked")
 
 
 @keys.command("set-ttl")
@@ -197,7 +202,7 @@ def keys_set_ttl(key: str, seconds: str, as_json: bool) -> None:
     done = _services().registry.set_principal_ttl(
         _need_id(key, "key", "KEY"), validate_ttl(seconds, "SECONDS")
     )
-    _emit(as_json, key_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
+    _emit(as_json, principal_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
 
 
 @keys.command("set-version")
@@ -210,7 +215,7 @@ def keys_set_version(key: str, version: str, as_json: bool) -> None:
     done = _services().registry.set_principal_version(
         _need_id(key, "key", "KEY"), _check_version(version, "VERSION")
     )
-    _emit(as_json, key_json(done), f"{done.id} api-version={done.api_version}")
+    _emit(as_json, principal_json(done), f"{done.id} api-version={done.api_version}")
 
 
 # -- webhooks ---------------------------------------------------------------------------------
@@ -255,7 +260,7 @@ def webhooks_list(org: str, as_json: bool) -> None:
 def webhooks_revoke(webhook: str, as_json: bool) -> None:
     """Revoke a webhook: the URLs minted in its context die."""
     done = _services().registry.revoke_principal(_need_id(webhook, "wbh", "WBH"))
-    _emit(as_json, webhook_json(done), f"{done.id} revoked")
+    _emit(as_json, principal_json(done), f"{done.id} revoked")
 
 
 @webhooks.command("set-ttl")
@@ -268,7 +273,7 @@ def webhooks_set_ttl(webhook: str, seconds: str, as_json: bool) -> None:
     done = _services().registry.set_principal_ttl(
         _need_id(webhook, "wbh", "WBH"), validate_ttl(seconds, "SECONDS")
     )
-    _emit(as_json, webhook_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
+    _emit(as_json, principal_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
 
 
 # -- files ------------------------------------------------------------------------------------

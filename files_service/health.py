@@ -8,12 +8,13 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from .errors import RegistryError, StorageError
+from .services import Services
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
-def _services():  # type: ignore[no-untyped-def]
+def _services() -> Services:
     from . import get_services
 
     return get_services(current_app)

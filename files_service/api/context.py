@@ -78,4 +78,5 @@ def current_request() -> ApiRequest:
 
 def current_request_or_none() -> ApiRequest | None:
     """The ``ApiRequest``, or ``None`` where the pipeline never got to make one."""
-    return g.get("files_api")
+    api: ApiRequest | None = g.get("files_api")
+    return api

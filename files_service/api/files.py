@@ -19,6 +19,7 @@ from ..jsonapi import (
     unsupported_parameter,
 )
 from ..registry.models import File
+from ..validation import validate_content_type, validate_filename
 from ..versioning import MigrationContext
 from .blueprint import route
 from .context import ApiRequest, current_request
@@ -198,9 +199,11 @@ def _register(api: ApiRequest) -> File:
     if content_type is None and isinstance(filename, str):
         content_type = guess_content_type(filename)
     try:
+        # Checked here (in register_file's order) since a JSON document may hold anything.
         return register_file(
-            api.services, api.org_id, storage_key, filename=filename, content_type=content_type,
-            created_by=api.key.id, metadata=attributes.get("metadata"),
+            api.services, api.org_id, storage_key, filename=validate_filename(filename),
+            content_type=validate_content_type(content_type), created_by=api.key.id,
+            metadata=attributes.get("metadata"),
         )
     except ValidationError as exc:
         raise from_validation(exc) from None

@@ -38,7 +38,7 @@ class TolerantRequest(Request):
     usual checks answer it (a 400 where the parameter is ours, ignored where it is not)."""
 
     @cached_property
-    def args(self) -> MultiDict[str, str]:  # type: ignore[override]
+    def args(self) -> MultiDict[str, str]:
         text = self.query_string.decode("utf-8", "werkzeug.url_quote")
         return self.parameter_storage_class(
             parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")

@@ -47,7 +47,9 @@ class MediaRange:
 
 def _split(text: str, separator: str) -> list[str]:
     """Split on ``separator`` outside double-quoted strings."""
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in text:
         if escaped:
             escaped = False
