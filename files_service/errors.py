@@ -7,8 +7,7 @@ translated into these at the boundary; views and commands only ever see this tre
     ├── NotFound                 no such resource (or not visible to the caller)
     ├── TokenError               a download token is refused
     │   ├── TokenInvalid         malformed, tampered, another filename or style, unknown key id
-    │   ├── TokenExpired         past its expiry (carries expired_at and now)
-    │   └── TokenRevoked         the principal that minted it was revoked
+    │   └── TokenExpired         past its expiry (carries expired_at and now)
     ├── StorageError             object storage failed
     │   ├── ObjectNotFound       no object at that key (also a FileNotFoundError)
     │   └── StorageUnavailable   storage cannot be reached or timed out
@@ -72,12 +71,6 @@ class TokenExpired(TokenError):
         super().__init__("token expired")
         self.expired_at = expired_at
         self.now = now
-
-
-class TokenRevoked(TokenError):
-    """The api-key or webhook that minted the token has been revoked."""
-
-    code = "revoked_token"
 
 
 class StorageError(FilesError):

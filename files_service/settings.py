@@ -50,7 +50,6 @@ class Settings:
     version_dates: Mapping[str, VersionDates] = field(default_factory=dict)
     var_dir: str = "var"
     metrics_dir: str | None = None  # prometheus-client's multiprocess directory, if any
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
