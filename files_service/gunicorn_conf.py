@@ -1,17 +1,17 @@
 """Gunicorn settings for files_service (``gunicorn -c python:files_service.gunicorn_conf``).
 
-The access log leaves out query strings and redacts legacy-path tokens, and the error log is
-scrubbed the same way: a download URL is a bearer secret and must never reach a log."""
+The access log leaves out query strings and redacts tokens in paths, and the error log is
+scrubbed the same way: a download URL is a bearer secret and must never reach a log. Neither
+log writes a control character a client sent: each is escaped, so no request forges a line."""
 
 from __future__ import annotations
 
 import os
-import traceback
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-from files_service.redact import redact
+from files_service.redact import RedactingFilter, escape_controls, loggable_path
 
 # gthread: a slow client holds a thread, not a whole worker. In stream mode a download holds
 # its thread for as long as the client takes to read it; 8 per worker stays under botocore's
@@ -39,50 +39,40 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 
 
 class RedactingLogger(Logger):
-    """Gunicorn's logger with every message and argument passed through ``redact``."""
+    """Gunicorn's logger, made safe for what clients send: every error-log record goes through
+    ``RedactingFilter`` (secrets redacted, control characters escaped, tracebacks indented),
+    and the access line is built from fields each escaped the same way."""
 
-    def _scrub(self, msg: Any, args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
-        return redact(str(msg)), tuple(redact(a) if isinstance(a, str) else a for a in args)
-
-    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        text, clean = self._scrub(msg, args)
-        super().error(text, *clean, **kwargs)
-
-    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        text, clean = self._scrub(msg, args)
-        super().warning(text, *clean, **kwargs)
-
-    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        # Gunicorn's "Error handling request <uri>" quotes the URL: scrub the message and
-        # the traceback, then log both as one error.
-        text, clean = self._scrub(msg, args)
-        kwargs.pop("exc_info", None)
-        trace = redact(traceback.format_exc()).replace("%", "%%")
-        super().error(text + "\n" + trace, *clean, **kwargs)
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        # On the logger rather than a handler: it then holds for whatever handlers gunicorn
+        # (re)builds, at every level and for log(), exception() alike.
+        if not any(isinstance(f, RedactingFilter) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactingFilter())
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """One line per request, built from just the fields it shows: gunicorn's generic
         ``atoms()`` gathers every header and the environ for each request, which cost more
-        than the whole download handler. The query string is never logged, and a legacy
-        download path has its token redacted."""
+        than the whole download handler. The query string is never logged; a token in the
+        path is redacted, whatever the path's spelling; and no field can break the line."""
         if not self.access_log_enabled:
             return
-        path = environ.get("PATH_INFO", "")
-        if path.startswith("/api/v1/files/"):
-            path = redact(path)
         status = resp.status
         if isinstance(status, str):
             status = status.split(None, 1)[0]
         sent = getattr(resp, "sent", None)
         line = (
-            f'{environ.get("REMOTE_ADDR", "-")} "{environ.get("REQUEST_METHOD", "-")} {path} '
-            f'{environ.get("SERVER_PROTOCOL", "-")}" {status} {sent if sent is not None else "-"} '
+            f'{escape_controls(environ.get("REMOTE_ADDR", "-"))} '
+            f'"{escape_controls(environ.get("REQUEST_METHOD", "-"))} '
+            f'{loggable_path(environ.get("PATH_INFO", ""))} '
+            f'{escape_controls(environ.get("SERVER_PROTOCOL", "-"))}" '
+            f'{escape_controls(str(status))} {sent if sent is not None else "-"} '
             f"{request_time.seconds}.{request_time.microseconds:06d}s"
         )
         try:
             self.access_log.info(line)
         except Exception:
-            self.error(traceback.format_exc())
+            self.exception("could not write an access log line")
 
 
 logger_class = RedactingLogger
