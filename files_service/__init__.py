@@ -46,6 +46,7 @@ def create_app(
     from . import api, health, web_errors
     from .download import DownloadApp, DownloadDispatcher
     from .ratelimit import FailureLimiter
+    from .reasons import StandardReasons
     from .redact import configure_logging
     from .services import build_services
 
@@ -77,7 +78,9 @@ def create_app(
         rule.rule for rule in app.url_map.iter_rules()
         if rule.rule.count("/") == 1 and "<" not in rule.rule
     )
-    outer: Any = DownloadDispatcher(app.wsgi_app, DownloadApp(services, limiter), reserved)
+    # Werkzeug says "401 UNAUTHORIZED"; the download app already says "401 Unauthorized".
+    flask_app = StandardReasons(app.wsgi_app)
+    outer: Any = DownloadDispatcher(flask_app, DownloadApp(services, limiter), reserved)
     if settings.trusted_proxies:
         # Around the downloads too, so that both see the same client address (REMOTE_ADDR,
         # for FILES_RATE_LIMIT); downloads read nothing else ProxyFix rewrites.

@@ -88,3 +88,11 @@ def test_the_log_filter_redacts_messages_and_tracebacks():
     text = logging.Formatter().format(record)
     assert "SIGSIG" not in text
     assert "ValueError" in text
+
+
+def test_status_lines_carry_the_standard_reason_phrases(client):
+    """Werkzeug would say ``404 NOT FOUND``; RFC 9110 §15 says ``404 Not Found``."""
+    assert client.get("/no/such/thing").status == "404 Not Found"
+    assert client.post("/healthz").status == "405 Method Not Allowed"
+    assert client.get("/healthz").status == "200 OK"
+    assert client.get("/api/v1/files").status == "401 Unauthorized"

@@ -1,6 +1,7 @@
-"""What an attacker can make the server write, under real gunicorn on a real socket: the access
-log cannot be forged with control characters in a path, and a token in a path is redacted
-however the path is spelled."""
+"""What an attacker can make the server write or say, under real gunicorn on a real socket:
+the access log cannot be forged with control characters in a path, a token in a path is
+redacted however the path is spelled, and every status line carries the standard reason
+phrase (RFC 9110 §15), API and download paths alike."""
 
 from __future__ import annotations
 
@@ -117,3 +118,37 @@ def test_a_token_in_a_path_is_redacted_however_the_path_is_spelled(make_server):
         assert secret[-16:] not in log
     lines = [line for line in log.splitlines() if line.startswith("127.0.0.1 ")]
     assert sum("[redacted]" in line for line in lines) == len(spellings), log
+
+
+def test_status_lines_carry_the_standard_reason_phrases(make_server):
+    server, demo = demo_server(make_server)
+    auth = {"Authorization": f"Bearer {demo['secret']}"}
+    upload = (
+        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n"
+        b"hello\r\n--b--\r\n"
+    )
+    seen = {
+        "api, no key": raw_request(server.base, "/api/v1/files")[0],
+        "api, bad parameter": raw_request(server.base, "/api/v1/files?page[size]=1000", auth)[0],
+        "api, unknown path": raw_request(server.base, "/api/v1/nothing", auth)[0],
+        "api, created": raw_request(
+            server.base, "/api/v1/files",
+            {**auth, "Content-Type": "multipart/form-data; boundary=b"}, upload,
+        )[0],
+        "download, bad token": raw_request(server.base, "/welcome.txt?access_token=nope")[0],
+        "download, legacy without key": raw_request(server.base, urlsplit(demo["legacy"]).path)[0],
+        "download, ok": raw_request(server.base, urlsplit(demo["url"]).path + "?"
+                                    + urlsplit(demo["url"]).query)[0],
+        "health": raw_request(server.base, "/healthz")[0],
+    }
+    server.stop()
+    assert seen == {
+        "api, no key": "HTTP/1.1 401 Unauthorized",
+        "api, bad parameter": "HTTP/1.1 400 Bad Request",
+        "api, unknown path": "HTTP/1.1 404 Not Found",
+        "api, created": "HTTP/1.1 201 Created",
+        "download, bad token": "HTTP/1.1 403 Forbidden",
+        "download, legacy without key": "HTTP/1.1 401 Unauthorized",
+        "download, ok": "HTTP/1.1 200 OK",
+        "health": "HTTP/1.1 200 OK",
+    }
