@@ -21,7 +21,7 @@ ENVIRONMENTS = ("development", "production")
 DELIVERY_MODES = ("stream", "redirect", "accel")
 CDN_CACHE_MODES = ("private", "public")
 RETIRED_POLICIES = ("reject", "fall-forward")
-MIN_PRODUCTION_SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32  # HMAC-SHA256's own size: a shorter secret is guessable offline
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 # Variables that are read elsewhere by design: the test suite's database, and libraries' own.
 _NOT_OURS = ("FILES_TEST_",)
@@ -126,18 +126,33 @@ class Settings:
             raise SettingsError(
                 "FILES_ACCEL_LOCATION", "must start with '/' and not end with '/'"
             )
-        if self.production:
-            if not self.signing_keys:
+        _refuse_weak_secrets("FILES_SIGNING_KEYS", self.signing_keys)
+        if self.production and not self.signing_keys:
+            raise SettingsError("FILES_SIGNING_KEYS", "is required in production (kid:secret,…)")
+        self._refuse_storage_holding_own_files()
+
+    def _refuse_storage_holding_own_files(self) -> None:
+        """A local storage root must not hold the service's own files: anyone who may register
+        a storage key could then read (and delete) the database or the signing key. Paths are
+        compared resolved, symlinks and all. The root may lie inside ``var/`` (the default,
+        ``var/objects``, does): no key leads out of the root (``storage/local.py``)."""
+        root = local_storage_root(self.storage_url)
+        if root is None:
+            return
+        real_root = os.path.realpath(root)
+        own = [
+            ("FILES_VAR_DIR", self.var_dir),
+            ("FILES_DATABASE_URL", sqlite_path(self.database_url)),
+        ]
+        if self.metrics_dir:
+            own.append(("PROMETHEUS_MULTIPROC_DIR", self.metrics_dir))
+        for name, path in own:
+            if path is not None and _within(os.path.realpath(os.path.expanduser(path)), real_root):
                 raise SettingsError(
-                    "FILES_SIGNING_KEYS", "is required in production (kid:secret,…)"
+                    "FILES_STORAGE",
+                    f"the storage folder {root!r} holds the service's own files ({name} is "
+                    f"{path!r}); give objects a folder of their own, such as var/objects",
                 )
-            for key in self.signing_keys:
-                if len(key.secret) < MIN_PRODUCTION_SECRET_BYTES:
-                    raise SettingsError(
-                        "FILES_SIGNING_KEYS",
-                        f"key {key.kid!r} is weak: production needs secrets of at least "
-                        f"{MIN_PRODUCTION_SECRET_BYTES} bytes",
-                    )
 
     def resolved_signing_keys(self) -> tuple[SigningKey, ...]:
         """The key ring. In development with none set, one generated once into ``var/``."""
@@ -151,7 +166,44 @@ class Settings:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write("dev:" + secrets.token_urlsafe(32) + "\n")
-        return parse_signing_keys("var/signing-key", path.read_text().strip())
+        keys = parse_signing_keys(str(path), path.read_text().strip())
+        _refuse_weak_secrets(str(path), keys)
+        return keys
+
+
+def local_storage_root(storage_url: str) -> str | None:
+    """The folder of a ``local://DIR`` storage URL as written (relative to the working
+    directory unless absolute); ``None`` for any other storage."""
+    scheme, separator, rest = storage_url.partition("://")
+    if not separator or scheme != "local" or not rest:
+        return None
+    return rest
+
+
+def sqlite_path(database_url: str) -> str | None:
+    """The file of a ``sqlite:///PATH`` database URL as written; ``None`` for an in-memory
+    database or another database."""
+    scheme, separator, rest = database_url.partition("://")
+    if not separator or scheme.split("+", 1)[0] != "sqlite":
+        return None
+    database = rest.partition("/")[2].partition("?")[0]  # what follows the (empty) host
+    database = database.removeprefix("file:")
+    return None if database in ("", ":memory:") else database
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether the resolved ``path`` is ``folder`` or lies under it (both resolved)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _refuse_weak_secrets(name: str, keys: tuple[SigningKey, ...]) -> None:
+    for key in keys:
+        if len(key.secret) < MIN_SECRET_BYTES:
+            raise SettingsError(
+                name,
+                f"key {key.kid!r} is weak: signing secrets need at least {MIN_SECRET_BYTES} "
+                f"bytes, in every mode (it has {len(key.secret)})",
+            )
 
 
 def parse_signing_keys(name: str, text: str) -> tuple[SigningKey, ...]:

@@ -66,13 +66,25 @@ def test_serve_on_postgresql(make_server):
         exercise(make_server(FILES_DATABASE_URL=url))
 
 
-def test_bad_setting_refuses_to_start_in_one_line(make_server):
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FILES_CDN_CACHE", "everywhere"),
+        # In development too: a short secret can be guessed offline from any URL.
+        ("FILES_SIGNING_KEYS", "k1:a"),
+        # A storage folder holding var/ (and the database): a tenant could register the
+        # signing key or the database as a file and download it.
+        ("FILES_STORAGE", "local://{tmp}"),
+        ("FILES_STORAGE", "local://{tmp}/var"),
+    ],
+)
+def test_bad_setting_refuses_to_start_in_one_line(make_server, tmp_path, name, value):
     server = make_server()
-    server.env["FILES_CDN_CACHE"] = "everywhere"
+    server.env[name] = value.format(tmp=tmp_path)
     result = server.cli("serve", check=False)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "FILES_CDN_CACHE" in lines[0]
+    assert len(lines) == 1 and f"{name}:" in lines[0], result.stderr
 
 
 def test_unreachable_database_refuses_to_start(make_server):
