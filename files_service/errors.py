@@ -10,6 +10,7 @@ translated into these at the boundary; views and commands only ever see this tre
     │   └── TokenExpired         past its expiry (carries expired_at and now)
     ├── StorageError             object storage failed
     │   ├── ObjectNotFound       no object at that key (also a FileNotFoundError)
+    │   ├── InvalidStorageKey    no object can be stored at that key (also a ValueError)
     │   └── StorageUnavailable   storage cannot be reached or timed out
     └── RegistryError            the registry (SQL) failed
         ├── RegistryUnavailable  the database cannot be reached
@@ -83,6 +84,12 @@ class ObjectNotFound(StorageError, FileNotFoundError):
     def __init__(self, key: str) -> None:
         super().__init__(f"no object at storage key {key!r}")
         self.key = key
+
+
+class InvalidStorageKey(StorageError, ValueError):
+    """The backend can hold no object at this key: a spelling that could leave its root
+    (``..``, absolute, NUL…), a name it reserves, or a length it cannot store. A caller that
+    took the key from a user answers with a client error naming it."""
 
 
 class StorageUnavailable(StorageError):

@@ -9,11 +9,10 @@ import mimetypes
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import ObjectNotFound, StorageError, ValidationError
+from .errors import InvalidStorageKey, ObjectNotFound, StorageError, ValidationError
 from .ids import new_id
 from .registry.models import File
 from .services import Services
-from .storage.interface import validate_key
 from .validation import validate_content_type, validate_filename, validate_metadata
 
 log = logging.getLogger(__name__)
@@ -60,14 +59,12 @@ def register_file(
     validate_filename(filename)
     validate_content_type(content_type)
     validate_metadata(metadata)
-    try:
-        validate_key(storage_key)
-    except ValueError as exc:
-        raise ValidationError(pointer, str(exc)) from None
     digest = hashlib.sha256()
     size = 0
     try:
         stream = services.storage.open(storage_key)
+    except InvalidStorageKey as exc:  # whatever the backend refuses (its own rules included)
+        raise ValidationError(pointer, str(exc)) from None
     except ObjectNotFound:
         raise ValidationError(pointer, "no object is stored at this storage-key") from None
     try:

@@ -1,8 +1,10 @@
 """The object storage interface. One Protocol, several backends chosen by ``FILES_STORAGE``:
 ``local://DIR`` (``local.py``), ``s3://bucket/prefix`` (``s3.py``) and an in-memory test double
-(``memory.py``). Keys are relative, ``/``-separated paths; a backend refuses any key that could
-escape its root (``..``, absolute, NUL, backslash). Backends raise only the domain's
-``ObjectNotFound`` and ``StorageUnavailable`` (``files_service.errors``), never a foreign error."""
+(``memory.py``). Keys are relative, ``/``-separated paths; a backend refuses with
+``InvalidStorageKey`` any key that could escape its root (``..``, absolute, NUL, backslash) or
+that it cannot hold (a reserved name, too long). Backends raise only the domain's
+``ObjectNotFound``, ``InvalidStorageKey`` and ``StorageUnavailable`` (``files_service.errors``),
+never a foreign error."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
+
+from files_service.errors import InvalidStorageKey
 
 CHUNK_SIZE = 256 * 1024  # what reads yield at a time: big enough for speed, small for memory
 
@@ -72,7 +76,7 @@ class Storage(Protocol):
 
 
 def validate_key(key: str) -> str:
-    """Return ``key`` if it is a safe relative storage key, else raise ``ValueError``.
+    """Return ``key`` if it is a safe relative storage key, else raise ``InvalidStorageKey``.
 
     Safe: non-empty, at most 1024 bytes, ``/``-separated segments that are neither empty, ``.``
     nor ``..``, no backslash, no NUL or other control character, no lone surrogate (it has no
@@ -80,15 +84,17 @@ def validate_key(key: str) -> str:
     try:
         encoded = key.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("storage key must be valid Unicode (no lone surrogates)") from None
+        raise InvalidStorageKey(
+            "storage key must be valid Unicode (no lone surrogates)"
+        ) from None
     if not key or len(encoded) > 1024:
-        raise ValueError("storage key must be 1 to 1024 bytes")
+        raise InvalidStorageKey("storage key must be 1 to 1024 bytes")
     if key.startswith("/") or "\\" in key:
-        raise ValueError("storage key must be relative and use '/' separators")
+        raise InvalidStorageKey("storage key must be relative and use '/' separators")
     if _CONTROL.search(key):
-        raise ValueError("storage key must not contain control characters")
+        raise InvalidStorageKey("storage key must not contain control characters")
     if _BAD_SEGMENT.search(key):
-        raise ValueError("storage key must not contain empty, '.' or '..' segments")
+        raise InvalidStorageKey("storage key must not contain empty, '.' or '..' segments")
     return key
 
 

@@ -16,7 +16,12 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
-from files_service.errors import ObjectNotFound, StorageError, StorageUnavailable
+from files_service.errors import (
+    InvalidStorageKey,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
 from files_service.storage.interface import (
     CHUNK_SIZE,
     ObjectInfo,
@@ -97,8 +102,8 @@ class LocalStorage:
 
     def path_for(self, key: str) -> str:
         """The absolute filesystem path of ``key`` (for nginx ``X-Accel-Redirect``), whether or not
-        the file exists. ``ValueError`` for a bad key; ``ObjectNotFound`` where the path would
-        leave the root through a symlink."""
+        the file exists. ``InvalidStorageKey`` for a bad key; ``ObjectNotFound`` where the path
+        would leave the root through a symlink."""
         return self._path(key, writing=False)
 
     def stat(self, key: str) -> ObjectInfo:
@@ -217,18 +222,20 @@ class LocalStorage:
 
     def _path(self, key: str, *, writing: bool, resolve: bool = True) -> str:
         """The path of ``key`` under the root, refused if it is or leads outside the root or
-        into the temporary area: with ``ValueError`` when writing, as ``ObjectNotFound`` when
-        reading (to a reader such a key names nothing). ``resolve=False`` leaves the symlink
+        into the temporary area: with ``InvalidStorageKey`` when writing, as ``ObjectNotFound``
+        when reading (to a reader such a key names nothing). ``resolve=False`` leaves the symlink
         check to the caller, who makes it on what it opened."""
         segments = validate_key(key).split("/")
         if _is_temp(segments[0]):
-            raise ValueError(f"storage keys under {TEMP_DIR!r} are reserved by local storage")
+            raise InvalidStorageKey(f"storage keys under {TEMP_DIR!r} are reserved")
         if any(len(segment.encode("utf-8")) > NAME_MAX for segment in segments):
-            raise ValueError(f"local storage keys cannot have a segment over {NAME_MAX} bytes")
+            raise InvalidStorageKey(
+                f"storage key segments must be at most {NAME_MAX} bytes in local storage"
+            )
         path = os.path.join(self.root, *segments)
         if resolve and not self._inside(os.path.realpath(path)):
             if writing:
-                raise ValueError(f"storage key {key!r} resolves outside the storage root")
+                raise InvalidStorageKey(f"storage key {key!r} resolves outside the storage root")
             raise ObjectNotFound(key)
         return path
 

@@ -25,7 +25,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.response import StreamingBody
 
-from files_service.errors import ObjectNotFound, StorageError, StorageUnavailable
+from files_service.errors import (
+    InvalidStorageKey,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
 from files_service.storage.interface import (
     CHUNK_SIZE,
     ObjectInfo,
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (but the last)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a SigV4 signature may live
+MAX_KEY_BYTES = 1024  # S3's limit on a whole key; a longer one is KeyTooLongError
 
 # Loose on purpose: legacy buckets may hold capitals and underscores. What matters is that the
 # name cannot carry a path, a host or credentials.
@@ -244,7 +250,12 @@ class S3Storage:
 
     def _full_key(self, key: str) -> str:
         validate_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
+        full_key = f"{self.prefix}/{key}" if self.prefix else key
+        if len(full_key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise InvalidStorageKey(
+                f"storage key is too long: S3 takes {MAX_KEY_BYTES} bytes, prefix included"
+            )
+        return full_key
 
     def part_limit(self, number: int) -> int:
         """The size of part ``number`` (from 1): ``part_size`` for parts 1 to 1,000, doubling

@@ -4,6 +4,8 @@ minting parameters."""
 from __future__ import annotations
 
 import hashlib
+import logging
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -139,6 +141,43 @@ def test_register_errors_point_at_the_member(
     response = api.register(attributes)
     assert response.status_code == status
     assert error_of(response)["source"] == {"pointer": pointer}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ".tmp/x",  # local storage's temporary area
+        ".TMP/x.part",
+        "a/" + "x" * 256,  # a segment longer than a filesystem takes
+        "x" * 1025,
+        "a/../b",
+        "../b",
+        "/etc/passwd",
+        "a//b",
+        "a/",
+        "a/./b",
+        "a\\b",
+        "a\x00b",
+        "a\nb",
+        "",
+    ],
+)
+def test_register_refuses_keys_storage_cannot_hold_naming_the_attribute(
+    api: ApiClient, services: Services, caplog: pytest.LogCaptureFixture, key: str
+):
+    """Any key the storage backend refuses is the client's mistake: a 400 on the attribute,
+    never a 500 with a traceback in the log, and nothing registered."""
+    (Path(services.storage.url.removeprefix("local://")) / ".tmp" / "x").write_bytes(b"temp")
+    before = objects(services)
+    with caplog.at_level(logging.WARNING, logger="files_service"):
+        response = api.register({"filename": "a.txt", "storage-key": key})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    error = error_of(response)
+    assert error["source"] == {"pointer": "/data/attributes/storage-key"}
+    assert "storage key" in error["detail"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(services.registry.list_files(api_org(services, api), limit=100)[0]) == 1
+    assert objects(services) == before
 
 
 def test_register_refuses_the_services_own_uploads(api: ApiClient, other: World):

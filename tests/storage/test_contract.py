@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from files_service.errors import ObjectNotFound
+from files_service.errors import InvalidStorageKey, ObjectNotFound
 from files_service.storage import (
     LocalStorage,
     MemoryStorage,
@@ -251,13 +251,14 @@ class TestStorageContract:
 
     @pytest.mark.parametrize("key", BAD_KEYS)
     def test_bad_keys_refused(self, backend: Backend, key: str) -> None:
-        with pytest.raises(ValueError):
+        # The domain's error (a ValueError too), for callers to answer as the user's mistake.
+        with pytest.raises(InvalidStorageKey):
             backend.storage.stat(key)
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             backend.storage.open(key)
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             backend.storage.write(key, never_read())
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             backend.storage.delete(key)
 
     def test_stream_closes_early_and_twice(self, backend: Backend) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from files_service.errors import ObjectNotFound, StorageUnavailable
+from files_service.errors import InvalidStorageKey, ObjectNotFound, StorageUnavailable
 from files_service.storage import LocalStorage, Storage
 
 
@@ -55,7 +55,7 @@ def test_path_for_is_the_absolute_file(storage: LocalStorage, root: Path) -> Non
     assert path == str(root.resolve() / "a" / "b c.txt")
     assert Path(path).read_bytes() == b"data"
     assert storage.path_for("not/yet/written") == str(root.resolve() / "not" / "yet" / "written")
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidStorageKey):
         storage.path_for("../escape")
 
 
@@ -87,7 +87,7 @@ class TestSymlinks:
             storage.open("link/secret.txt")
         with pytest.raises(ObjectNotFound):
             storage.path_for("link/secret.txt")
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             storage.write("link/planted.txt", [b"x"])
         storage.delete("link/secret.txt")
         assert sorted(os.listdir(outside)) == ["secret.txt"]
@@ -100,7 +100,7 @@ class TestSymlinks:
             storage.stat("file-link")
         with pytest.raises(ObjectNotFound):
             storage.open("file-link")
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             storage.write("file-link", [b"overwritten"])
         assert (outside / "secret.txt").read_bytes() == b"secret"
 
@@ -122,9 +122,9 @@ class TestTemporaryArea:
     @pytest.mark.parametrize("key", [".tmp", ".tmp/x.part", ".TMP/x", ".Tmp"])
     def test_cannot_be_addressed(self, storage: LocalStorage, key: str) -> None:
         for call in (storage.stat, storage.open, storage.delete, storage.path_for):
-            with pytest.raises(ValueError):
+            with pytest.raises(InvalidStorageKey):
                 call(key)
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidStorageKey):
             storage.write(key, [b"x"])
 
     def test_a_deeper_tmp_is_an_ordinary_key(self, storage: LocalStorage) -> None:
@@ -173,7 +173,10 @@ def test_fifo_is_not_an_object_and_does_not_hang(storage: LocalStorage, root: Pa
 
 
 def test_segment_too_long_for_the_filesystem_is_refused(storage: LocalStorage) -> None:
-    with pytest.raises(ValueError):
+    for call in (storage.stat, storage.open, storage.delete):
+        with pytest.raises(InvalidStorageKey):
+            call("a" * 256)
+    with pytest.raises(InvalidStorageKey):
         storage.write("a" * 256, [b"x"])
     storage.write("a" * 255, [b"x"])
 

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from files_service.errors import ObjectNotFound, StorageUnavailable
+from files_service.errors import InvalidStorageKey, ObjectNotFound, StorageUnavailable
 from files_service.storage import S3Storage
 from files_service.storage.interface import CHUNK_SIZE
 from files_service.storage.s3 import MIN_PART_SIZE
@@ -98,6 +98,18 @@ class TestPrefix:
     def test_bad_prefix_is_refused(self, prefix: str) -> None:
         with pytest.raises(ValueError):
             S3Storage("bucket", prefix, client=object())
+
+
+def test_a_key_too_long_with_its_prefix_is_refused_before_s3_is_asked() -> None:
+    storage = S3Storage("bucket", "pre/fix", client=object())  # any call to S3 would fail
+    key = "k" * (1024 - len("pre/fix/") + 1)  # a valid key alone, one byte too long in S3
+    for call in (storage.stat, storage.open, storage.delete):
+        with pytest.raises(InvalidStorageKey, match="too long"):
+            call(key)
+    with pytest.raises(InvalidStorageKey):
+        storage.write(key, [b"x"])
+    with pytest.raises(InvalidStorageKey):
+        storage.presigned_get_url(key, 60)
 
 
 @pytest.mark.parametrize(
