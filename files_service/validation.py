@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from .errors import ValidationError
@@ -13,7 +14,10 @@ MAX_METADATA_BYTES = 16 * 1024
 
 
 def validate_filename(filename: object, field: str = "filename") -> str:
-    """1 to 255 bytes of UTF-8, no ``/``, no NUL and no other control character."""
+    """1 to 255 bytes of UTF-8, no ``/``, no NUL and no other control character: neither a
+    C0 or C1 control (Unicode category Cc) nor an invisible format character (Cf: bidi
+    controls such as U+202E, which shows ``exe.pdf`` as ``fdp.exe``, the BOM U+FEFF,
+    zero-width characters), which would make a name read otherwise than it is."""
     if not isinstance(filename, str):
         raise ValidationError(field, "must be a string")
     try:
@@ -24,11 +28,20 @@ def validate_filename(filename: object, field: str = "filename") -> str:
         raise ValidationError(field, f"must be 1 to {MAX_FILENAME_BYTES} bytes of UTF-8")
     if "/" in filename:
         raise ValidationError(field, "must not contain '/'")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in filename):
-        raise ValidationError(field, "must not contain control characters")
+    control = _first_control(filename)
+    if control is not None:
+        raise ValidationError(
+            field, f"must not contain control or format characters (found U+{ord(control):04X})"
+        )
     if filename in (".", ".."):
         raise ValidationError(field, "must not be '.' or '..'")
     return filename
+
+
+def _first_control(text: str) -> str | None:
+    if text.isascii():  # the common case: only C0 controls and DEL to look for
+        return next((c for c in text if c < " " or c == "\x7f"), None)
+    return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
 
 
 def validate_ttl(value: object, field: str = "file-url-ttl") -> int:

@@ -22,8 +22,11 @@ _ATTR_CHAR_PUNCTUATION = "!#$&+^`|"
 # Printable ASCII a quoted-string could carry but the stand-in leaves out: `"` and `\` would
 # need escapes that clients undo inconsistently; "%" because some clients percent-decode the
 # plain parameter (RFC 6266 appendix D) and Werkzeug decodes "%22" to a quote; "/" because
-# a stand-in (e.g. from a fullwidth solidus) must not look like a path.
-_FALLBACK_UNSAFE = frozenset('"\\%/')
+# a stand-in (e.g. from a fullwidth solidus) must not look like a path; ";", "=" and "*"
+# because a naive client splits the header on ";" and would read `x; filename*=…` inside the
+# quotes as a parameter of its own. (Everything else left out is not ASCII: bidi controls,
+# U+FEFF, zero-width characters all become "_".)
+_FALLBACK_UNSAFE = frozenset('"\\%/;=*')
 _FALLBACK_SUBSTITUTE = "_"
 _FALLBACK_EMPTY = "download"
 

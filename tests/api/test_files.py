@@ -73,9 +73,18 @@ def test_upload_with_a_unicode_filename(api: ApiClient):
     assert "/r%C3%A9sum%C3%A9%202026.txt?access_token=" in attributes["url"]
 
 
+# Control characters (Cc) and invisible format characters (Cf), which make a name read
+# otherwise than it is: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+UNREADABLE_NAMES = [
+    "a\x01b", "a\x7fb", "a\x85b", "invoice\u202efdp.exe", "\u2066x\u2069.txt", "\ufeffa.txt",
+    "a\u200bb.txt", "a\u200fb.txt", "a\u00adb.txt",
+]
+
+
 @pytest.mark.parametrize(
     ("filename", "pointer"),
-    [("a\x01b", "/file/filename"), ("x" * 256, "/file/filename"), ("..", "/file/filename")],
+    [("x" * 256, "/file/filename"), ("..", "/file/filename")]
+    + [(name, "/file/filename") for name in UNREADABLE_NAMES],
 )
 def test_upload_refuses_a_bad_filename(api: ApiClient, services: Services, filename, pointer):
     response = api.upload(b"data", filename)
@@ -178,6 +187,18 @@ def test_register_refuses_keys_storage_cannot_hold_naming_the_attribute(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(services.registry.list_files(api_org(services, api), limit=100)[0]) == 1
     assert objects(services) == before
+
+
+@pytest.mark.parametrize("filename", UNREADABLE_NAMES)
+def test_register_refuses_an_unreadable_filename(
+    api: ApiClient, services: Services, filename: str
+):
+    services.storage.write("incoming/x", iter([b"x"]))
+    response = api.register({"filename": filename, "storage-key": "incoming/x"})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["source"] == {"pointer": "/data/attributes/filename"}
+    assert f"U+{ord(next(c for c in filename if not c.isprintable())):04X}" in error["detail"]
 
 
 def test_register_refuses_the_services_own_uploads(api: ApiClient, other: World):

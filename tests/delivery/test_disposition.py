@@ -60,7 +60,11 @@ def utf8_prefix(text: str, limit: int = 255) -> str:
 # Names to try: anything at all, text heavy in the characters that break headers, and names
 # at the 255-byte limit of SPEC §2 in multi-byte scripts. No lone surrogates: a stored name is
 # valid UTF-8 (test_lone_surrogate_does_not_raise covers them).
-_NASTY = st.sampled_from(list("\"\\;,=%'*/ \t\r\n\x00\x7f\x85\u2028\u00a0()<>@:?{}[]"))
+# Bidi controls, the BOM, a zero-width space, and characters that decompose to ";" or "*".
+_NASTY = st.sampled_from(
+    "\"\\;,=%'*/ \t\r\n\x00\x7f\x85\u2028\u00a0()<>@:?{}[]"
+    "\u202e\u202d\u2066\u200f\ufeff\u200b\u037e\uff1b\uff0a"
+)
 filenames = st.one_of(
     st.text(min_size=1, max_size=255),
     st.text(alphabet=st.one_of(_NASTY, st.characters(codec="utf-8")), min_size=1, max_size=255),
@@ -73,6 +77,8 @@ filenames = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(name=filenames, disposition=st.sampled_from(["inline", "attachment"]))
 @example(name="\"; filename*=UTF-8''evil.exe", disposition="attachment")
+@example(name="a; filename*=UTF-8''evil.exe; x=.pdf", disposition="attachment")
+@example(name="\u202eexe.pdf", disposition="attachment")
 @example(name="a\r\nSet-Cookie: x=1", disposition="inline")
 @example(name="\\", disposition="inline")
 @example(name="%22", disposition="inline")
@@ -92,10 +98,18 @@ def test_no_name_can_split_the_header_or_lose_itself(name: str, disposition: str
     # (b) filename* gives back the exact name.
     assert decode_ext_value(params[1][1]) == name
 
-    # (c) filename is one quoted-string of printable ASCII with nothing to unescape.
+    # (c) filename is one quoted-string of printable ASCII with nothing to unescape, nor
+    # anything a naive reader takes for a parameter: no ";", "=" or "*" (and no bidi control,
+    # BOM or other invisible character, which are not ASCII).
     plain = params[0][1]
-    assert re.fullmatch(r'"[ !#-\[\]-~]+"', plain), plain
+    assert re.fullmatch(r'"[ !#$&-)+-.0-:<>-\[\]-~]+"', plain), plain
     assert plain[1:-1] == ascii_fallback(name)
+
+    # (d) A naive client that splits on ";" and "=" sees the same two parameters.
+    naive = [part.strip().split("=", 1) for part in header.split(";")]
+    assert naive[0] == [disposition]
+    assert [pair[0] for pair in naive[1:]] == ["filename", "filename*"]
+    assert naive[1][1] == plain
 
     # Other parsers read it the same way: Werkzeug merges filename* over filename (RFC 6266
     # §4.3) and sees no other parameter ...
@@ -125,11 +139,22 @@ def test_no_name_can_split_the_header_or_lose_itself(name: str, disposition: str
         ),
         (
             'a"b;c\\d.txt',
-            "inline; filename=\"a_b;c_d.txt\"; filename*=UTF-8''a%22b%3Bc%5Cd.txt",
+            "inline; filename=\"a_b_c_d.txt\"; filename*=UTF-8''a%22b%3Bc%5Cd.txt",
+        ),
+        (
+            "x; filename*=UTF-8''evil.exe",
+            "inline; filename=\"x_ filename__UTF-8''evil.exe\"; "
+            "filename*=UTF-8''x%3B%20filename%2A%3DUTF-8%27%27evil.exe",
+        ),
+        # Bidi controls, the BOM and zero-width characters never reach the stand-in.
+        (
+            "\ufeffin\u200bvoice\u202efdp.exe",
+            "inline; filename=\"_in_voice_fdp.exe\"; "
+            "filename*=UTF-8''%EF%BB%BFin%E2%80%8Bvoice%E2%80%AEfdp.exe",
         ),
         # RFC 8187 attr-char punctuation stays as it is; everything else is encoded.
         ("a!#$&+^`|~-._b", "inline; filename=\"a!#$&+^`|~-._b\"; filename*=UTF-8''a!#$&+^`|~-._b"),
-        ("x'*(=)", "inline; filename=\"x'*(=)\"; filename*=UTF-8''x%27%2A%28%3D%29"),
+        ("x'*(=)", "inline; filename=\"x'_(_)\"; filename*=UTF-8''x%27%2A%28%3D%29"),
     ],
 )
 def test_examples(name: str, expected: str) -> None:

@@ -37,7 +37,8 @@ AWKWARD_NAMES = [
     "Résumé \u2013 2026 ✓ 🎉.pdf",
     "é" * 127 + "x",  # 255 bytes of UTF-8
     "%41%2F..%00 looks encoded.txt",
-    "x\u202eexe.txt",  # a bidi override: printable, allowed, must not confuse the header
+    "x; filename*=UTF-8''forged.exe",  # a naive client must not read a parameter of its own
+    "\u05e2\u05d1\u05e8\u05d9\u05ea.txt",  # a right-to-left script (bidi controls are refused)
 ]
 
 

@@ -474,7 +474,7 @@ class TestRegistryContract:
 
     def test_filename_of_255_bytes_and_unicode(self, registry: Registry) -> None:
         org = registry.create_organization("Acme")
-        for name in ("a" * 255, "é" * 127 + "a", "naïve résumé 📄.pdf", "\u202ereversed"):
+        for name in ("a" * 255, "é" * 127 + "a", "naïve résumé 📄.pdf", "עברית.txt"):
             assert registry.get_file(add_file(registry, org.id, filename=name).id).filename == name
 
     def test_metadata_round_trips(self, registry: Registry) -> None:
