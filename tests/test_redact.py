@@ -126,3 +126,38 @@ def test_a_traceback_keeps_its_lines_indented() -> None:
     except KeyError:
         text = logging.Formatter().formatException(sys.exc_info())
     assert loggable_traceback(text).splitlines()[0] == "  Traceback (most recent call last):"
+
+
+def test_gunicorns_error_log_is_escaped_and_redacted(tmp_path) -> None:
+    """gunicorn's own records (its ``Error handling request <uri>`` quotes what the client
+    sent) go through the same filter, at every level and with tracebacks."""
+    from gunicorn.config import Config
+
+    from files_service.gunicorn_conf import RedactingLogger
+
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    config.set("loglevel", "debug")
+    logger = RedactingLogger(config)
+    forged = "\n" + RECORD_START + "forged"
+    logger.error("Error handling request %s", f"/api/v1//files/{TOKEN}/a{forged}")
+    logger.warning("w %s", "\x1b[2J")
+    logger.debug("d%s", "\u2028")
+    logger.log("critical", "c %s", "\r")
+    try:
+        raise RuntimeError(f"failed{forged}")
+    except RuntimeError:
+        logger.exception("Error handling request %s", "/x")
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    text = (tmp_path / "error.log").read_text()
+    assert "SIGSIG" not in text
+    assert not LINE_BREAKERS.search(text), text
+    records = [line for line in text.splitlines() if not line.startswith("  ")]
+    assert len(records) == 5, text
+    assert all(line.startswith("[") and "forged" not in line.split("]")[0] for line in records)
+    assert "/api/v1//files/[redacted]/a\\n[2026" in text
+    assert "  RuntimeError: failed" in text
+
+
+LINE_BREAKERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
