@@ -56,8 +56,8 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gunicorn: send headers and body", (
         "Response.write (gunicorn", "Response.send_headers", "Response.sendfile",
         "Response.close (gunicorn")),
-    ("  body iteration (storage reads)", ("_CountingBody.__iter__",)),
-    ("close the body (close the file)", ("_CountingBody.close",)),
+    ("  body iteration (storage reads)", ("CountingBody.__iter__",)),
+    ("close the body (close the file)", ("CountingBody.close",)),
     ("access log (gunicorn Logger.access + redaction)", ("Logger.access (gunicorn",)),
     ("  of which waiting for the log handler's lock", ("Handler.acquire (logging",)),
     ("thread-pool hand-off (concurrent.futures, gthread queue)", (

@@ -3,19 +3,30 @@
 
 from __future__ import annotations
 
-from files_service.storage.interface import ObjectInfo, ReadStream, Storage, WriteResult
+from files_service.storage.interface import (
+    FileStream,
+    ObjectInfo,
+    PresignedUrls,
+    ReadStream,
+    Storage,
+    WriteResult,
+    is_file_stream,
+)
 from files_service.storage.local import LocalStorage
 from files_service.storage.memory import MemoryStorage
 from files_service.storage.s3 import S3Storage
 
 __all__ = [
+    "FileStream",
     "LocalStorage",
     "MemoryStorage",
     "ObjectInfo",
+    "PresignedUrls",
     "ReadStream",
     "S3Storage",
     "Storage",
     "WriteResult",
+    "is_file_stream",
     "open_storage",
 ]
 

@@ -4,14 +4,23 @@
 ``InvalidStorageKey`` any key that could escape its root (``..``, absolute, NUL, backslash) or
 that it cannot hold (a reserved name, too long). Backends raise only the domain's
 ``ObjectNotFound``, ``InvalidStorageKey`` and ``StorageUnavailable`` (``files_service.errors``),
-never a foreign error."""
+never a foreign error.
+
+Two abilities only some backends have, each a Protocol of its own (``runtime_checkable``, so
+code can ask with ``isinstance``; such a check reads every member and costs microseconds, so ask
+once, not per chunk or per request):
+
+- ``PresignedUrls``: URLs of the storage itself (S3), for the ``redirect`` and ``accel``
+  delivery modes; ask the storage, once, when the mode is chosen;
+- ``FileStream``: a read stream that is an open file (local storage), which a WSGI server may
+  send with ``sendfile``; ask with ``is_file_stream``, which remembers the answer per class."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from files_service.errors import InvalidStorageKey
 
@@ -73,6 +82,56 @@ class Storage(Protocol):
     def check(self) -> None:
         """Raise ``StorageUnavailable`` unless storage is reachable (for ``/readyz``)."""
         ...
+
+
+@runtime_checkable
+class PresignedUrls(Protocol):
+    """A storage with URLs of its own that anyone holding one may ``GET`` for a while."""
+
+    def presigned_get_url(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+        cache_control: str | None = None,
+    ) -> str:
+        """A URL of the storage that serves the object for ``expires_in`` seconds, answering
+        with each header given instead of the object's own; ``StorageUnavailable`` where it
+        cannot be made."""
+        ...
+
+
+@runtime_checkable
+class FileStream(Protocol):
+    """A ``ReadStream`` that is an open file, positioned at the start of its range: what
+    ``wsgi.file_wrapper`` takes, so that the server may hand the descriptor to the kernel."""
+
+    def fileno(self) -> int:
+        """The descriptor, positioned at the first byte of the range."""
+        ...
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes of the range (the rest of it for -1); ``b""`` at its end."""
+        ...
+
+    def close(self) -> None:
+        """Close the file; safe to call more than once."""
+        ...
+
+
+# Classes of stream already asked: a runtime Protocol check inspects every member on each call
+# (tens of microseconds), while what a class can do does not change.
+_FILE_STREAM_CLASSES: dict[type, bool] = {}
+
+
+def is_file_stream(stream: ReadStream) -> TypeGuard[FileStream]:
+    """Whether ``stream`` is a ``FileStream``, answered once per class of stream."""
+    known = _FILE_STREAM_CLASSES.get(type(stream))
+    if known is None:
+        known = _FILE_STREAM_CLASSES[type(stream)] = isinstance(stream, FileStream)
+    return known
 
 
 def validate_key(key: str) -> str:

@@ -19,7 +19,7 @@ from files_service.clock import ManualClock
 from files_service.errors import SettingsError
 from files_service.files import register_file
 from files_service.settings import Settings
-from files_service.storage import S3Storage
+from files_service.storage import MemoryStorage, S3Storage
 from files_service.timefmt import iso
 from files_service.tokens import LEGACY
 from tests.conftest import World, make_world
@@ -122,6 +122,14 @@ def test_redirect_needs_s3_storage_and_says_so_in_one_line(base_settings: Settin
     assert str(error.value).startswith("FILES_DELIVERY: redirect needs s3://")
     with pytest.raises(SettingsError):
         Settings.from_env({"FILES_DELIVERY": "redirect", "FILES_STORAGE": "local://x"})
+
+
+def test_redirect_refuses_at_start_a_storage_with_no_urls(make_app: Maker):
+    with pytest.raises(SettingsError) as error:
+        make_app(storage=MemoryStorage(), delivery="redirect", storage_url="s3://bucket/p")
+    assert str(error.value) == (
+        "FILES_DELIVERY: redirect needs storage with URLs of its own, not memory://"
+    )
 
 
 def fetch(url: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

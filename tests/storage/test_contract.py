@@ -18,9 +18,11 @@ from files_service.errors import InvalidStorageKey, ObjectNotFound
 from files_service.storage import (
     LocalStorage,
     MemoryStorage,
+    PresignedUrls,
     S3Storage,
     Storage,
     WriteResult,
+    is_file_stream,
 )
 from files_service.storage.interface import CHUNK_SIZE
 from files_service.storage.s3 import MIN_PART_SIZE
@@ -104,9 +106,31 @@ BAD_KEYS = [
 ]
 
 
+# The optional abilities of each backend: URLs of its own, read streams that are files.
+ABILITIES = {"local": (False, True), "memory": (False, False), "s3": (True, False)}
+
+
 class TestStorageContract:
     def test_check_passes(self, backend: Backend) -> None:
         backend.storage.check()
+
+    def test_optional_abilities_are_declared(self, backend: Backend) -> None:
+        presigns, files = ABILITIES[backend.name]
+        assert isinstance(backend.storage, PresignedUrls) is presigns
+        data = payload(SIZE)
+        backend.storage.write("abilities", [data])
+        stream = backend.storage.open("abilities", 10, 2 * CHUNK_SIZE)
+        try:
+            assert is_file_stream(stream) is files
+            assert is_file_stream(stream) is files  # remembered per class: the same answer
+            if is_file_stream(stream):
+                # What sendfile relies on: the descriptor at the range's start, and reads
+                # that stop at its end.
+                assert os.lseek(stream.fileno(), 0, os.SEEK_CUR) == 10
+                got = b"".join(iter(lambda: stream.read(100_000), b""))
+                assert got == data[10:2 * CHUNK_SIZE + 1]
+        finally:
+            stream.close()
 
     def test_url_names_the_scheme(self, backend: Backend) -> None:
         assert backend.storage.url.startswith(f"{backend.name}://")
