@@ -8,7 +8,9 @@ Functions over header strings and numbers, no Flask and no I/O, run on every dow
 - :mod:`.caching` — ``Cache-Control`` from the token's expiry, and the fixed security and
   CORS headers;
 - :mod:`.accel` — where nginx finds the bytes in ``accel`` mode, and whether it would send
-  exactly the ones decided.
+  exactly the ones decided;
+- :mod:`.inert` — the file types a browser runs no script from, which alone ``redirect``
+  mode sends to the storage's own origin.
 """
 
 from .accel import RANGE_HEADER, local_accel_path, nginx_agrees, proxied_accel_path
@@ -23,6 +25,7 @@ from .caching import (
 )
 from .conditional import Decision, evaluate
 from .disposition import DISPOSITIONS, ascii_fallback, content_disposition
+from .inert import is_inert
 
 __all__ = [
     "CACHE_MODES",
@@ -36,6 +39,7 @@ __all__ = [
     "cache_control",
     "content_disposition",
     "evaluate",
+    "is_inert",
     "local_accel_path",
     "nginx_agrees",
     "preflight_headers",

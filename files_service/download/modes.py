@@ -20,6 +20,7 @@ from ..delivery import (
     RANGE_HEADER,
     cache_control,
     content_disposition,
+    is_inert,
     local_accel_path,
     nginx_agrees,
     proxied_accel_path,
@@ -116,7 +117,8 @@ class Stream:
 
 class Redirect(Stream):
     """``FILES_DELIVERY=redirect``: ``302`` to a URL of the storage itself that asks it to
-    answer with the file's type and disposition and a ``Cache-Control`` bound to the token."""
+    answer with the file's type and disposition and a ``Cache-Control`` bound to the token;
+    for inert file types only (``delivery.inert``): the others are streamed."""
 
     def __init__(
         self, settings: Settings, storage: Storage, metrics: Metrics, outcomes: Outcomes
@@ -134,9 +136,12 @@ class Redirect(Stream):
         file: File, now: float,
     ) -> Iterable[bytes]:
         lifetime = redirect_lifetime(claims, now)
-        if lifetime is None:
-            # Inside the clock leeway no storage URL could expire with the token: the service
-            # sends the bytes itself (no-store), as it would in stream mode.
+        if lifetime is None or not is_inert(file.content_type):
+            # Inside the clock leeway no storage URL could expire with the token; and the
+            # storage's answer could not carry "Content-Security-Policy: sandbox" nor
+            # "nosniff", so a type a browser may run script from (HTML, SVG, XML…) must not
+            # come from the storage's origin. The service sends those bytes itself, as in
+            # stream mode.
             return super().respond(environ, start_response, method, claims, file, now)
         # What the browser may cache under the storage URL: no longer than the token.
         caching = cache_control(claims.expires_at, now, mode=self.settings.cdn_cache)

@@ -5,6 +5,7 @@ nginx in front of ``accel`` is in tests/e2e/test_nginx.py; here its one decoding
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import urllib.request
@@ -205,6 +206,80 @@ def test_redirect_checks_the_token_like_every_mode(
     response = client.get(mint(services, world)[:-3] + "xyz")
     assert response.status_code == 403
     assert "Location" not in response.headers
+
+
+HTML = b"<!doctype html><script>fetch('/?steal=' + document.cookie)</script>"
+SVG = (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script>'
+       b"</svg>")
+
+
+def upload(client, secret: str, content: bytes, filename: str, content_type: str):  # type: ignore[no-untyped-def]
+    """Upload through the API, as a tenant would: the file's id and the URL minted."""
+    response = client.post(
+        "/api/v1/files", data={"file": (io.BytesIO(content), filename, content_type)},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 201, response.data
+    data = json.loads(response.data)["data"]
+    return data["id"], path_of(data["attributes"]["url"])
+
+
+ACTIVE_UPLOADS = [
+    (HTML, "page.html", "text/html"),
+    (HTML, "page.html", "Text/HTML; charset=utf-8"),
+    (HTML, "page.xhtml", "application/xhtml+xml"),
+    (SVG, "drawing.svg", "image/svg+xml"),
+    (SVG, "drawing.xml", "text/xml"),
+    (HTML, "sniffed.bin", "unknown/unknown"),
+    (HTML, "listed.png", "image/png,text/html"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "content_type"), ACTIVE_UPLOADS,
+    ids=[content_type for _, _, content_type in ACTIVE_UPLOADS],
+)
+def test_redirect_never_sends_active_content_from_the_storage_origin(
+    make_app: Maker, make_s3_storage: Callable[[], S3Storage],
+    content: bytes, filename: str, content_type: str,
+):
+    client, services, world = setup(make_app, make_s3_storage(), delivery="redirect")
+    file_id, url = upload(client, world.secret, content, filename, content_type)
+    file = services.registry.get_file(file_id)
+    attachment = path_of(services.minter.mint(file, world.key, disposition="attachment").url)
+    legacy = path_of(services.minter.mint(file, world.key, style=LEGACY).url)
+    for path, method, headers in (
+        (url, "GET", {}),
+        (url, "HEAD", {}),
+        (url, "GET", {"Range": "bytes=1-8"}),
+        (attachment, "GET", {}),
+        (legacy, "GET", {"Authorization": f"Bearer {world.secret}"}),
+    ):
+        response = client.open(path, method=method, headers=headers)
+        # Streamed by the service, as in stream mode, with the §4 protections S3 cannot add.
+        assert response.status_code in (200, 206), (path, method, headers)
+        assert "Location" not in response.headers
+        assert response.headers["Content-Type"] == content_type
+        assert response.headers["Content-Security-Policy"] == "sandbox"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        if method == "GET":
+            assert response.data == (content[1:9] if headers.get("Range") else content)
+
+
+def test_redirect_still_sends_inert_content_to_the_storage(
+    make_app: Maker, make_s3_storage: Callable[[], S3Storage]
+):
+    client, _, world = setup(make_app, make_s3_storage(), delivery="redirect")
+    for content, filename, content_type in (
+        (b"\x89PNG\r\n", "image.png", "image/png"),
+        (b"%PDF-1.7", "report.pdf", "application/pdf"),
+        (b"a,b\n", "table.csv", "text/csv; charset=utf-8"),
+    ):
+        _, url = upload(client, world.secret, content, filename, content_type)
+        response = client.get(url)
+        assert response.status_code == 302, content_type
+        status, headers, body = fetch(response.headers["Location"])
+        assert (status, headers["Content-Type"], body) == (200, content_type, content)
 
 
 # -- accel -------------------------------------------------------------------------------------
