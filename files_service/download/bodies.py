@@ -1,25 +1,29 @@
-"""The response body of a download streamed by the service, counted when the WSGI server
-closes it (as it does whether the client read it all, went away or storage failed)."""
+"""Response bodies of a download, counted when the WSGI server closes them (as it does whether
+the client read it all, went away or storage failed): the bytes sent, and the outcome, ``ok``
+or ``partial`` for a body that went out whole and ``aborted`` for one that did not, so that no
+download counts twice."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import StorageUnavailable
-from ..storage import ReadStream
+from ..storage import FileStream, ReadStream
 
 log = logging.getLogger(__name__)
 
 
 class CountingBody:
-    """The storage stream, chunk by chunk, its bytes added to the bytes-sent metric once, at
-    close. A body that did not reach its end counts as ``aborted``."""
+    """The storage stream, chunk by chunk. It went out whole when the server asked for the
+    chunk after the last one: a client that went away leaves the server's loop before."""
 
-    def __init__(self, stream: ReadStream, bytes_sent: Any, aborted: Any) -> None:
+    def __init__(self, stream: ReadStream, bytes_sent: Any, done: Any, aborted: Any) -> None:
         self._stream = stream
         self._bytes = bytes_sent
+        self._done = done
         self._aborted = aborted
         self._sent = 0
         self._finished = False
@@ -39,10 +43,61 @@ class CountingBody:
         self._finished = True
 
     def close(self) -> None:
+        """Count the bytes and the outcome, once, and release the storage stream."""
         if not self._closed:
             self._closed = True  # count once, however often a server calls close
             if self._sent:
                 self._bytes.inc(self._sent)
-            if not self._finished:
-                self._aborted.inc()
+            (self._done if self._finished else self._aborted).inc()
+        self._stream.close()
+
+
+class FileBody:
+    """A file's range for ``wsgi.file_wrapper``: the server may send the descriptor with
+    ``sendfile``, bounded by ``Content-Length``, with no copy through Python.
+
+    How far it got is the file's position: a server that reads moves it by reading; one that
+    sends with ``socket.sendfile`` (gunicorn) has it moved by ``seek`` to where sending
+    stopped, after success or failure alike (the standard library's documented behaviour)."""
+
+    def __init__(
+        self, stream: FileStream, start: int, length: int, bytes_sent: Any, done: Any,
+        aborted: Any,
+    ) -> None:
+        self._stream = stream
+        self._start = start
+        self._end = start + length
+        self._position = start
+        self._bytes = bytes_sent
+        self._done = done
+        self._aborted = aborted
+        self._closed = False
+
+    def fileno(self) -> int:
+        """The file's descriptor, at the start of the range."""
+        return self._stream.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes of the range, for a server that does not use sendfile."""
+        chunk = self._stream.read(size)
+        self._position += len(chunk)
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move the descriptor (``socket.sendfile`` says so where it stopped)."""
+        self._position = os.lseek(self._stream.fileno(), offset, whence)
+        return self._position
+
+    def tell(self) -> int:
+        """How far the file went: the range's start plus the bytes read or sent."""
+        return self._position
+
+    def close(self) -> None:
+        """Count the bytes sent and the outcome, once, and close the file."""
+        if not self._closed:
+            self._closed = True
+            sent = min(max(self._position - self._start, 0), self._end - self._start)
+            if sent:
+                self._bytes.inc(sent)
+            (self._done if self._position >= self._end else self._aborted).inc()
         self._stream.close()

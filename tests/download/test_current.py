@@ -255,7 +255,9 @@ def test_stream_is_released_after_the_response(make_app):
 
 def test_metrics_count_downloads_and_never_show_tokens(client, services, world):
     minted = mint(services, world)
-    client.get(path_of(minted.url)).close()  # a WSGI server closes every body it sent
+    response = client.get(path_of(minted.url))
+    assert response.data == world.content  # read to the end: a whole download
+    response.close()  # a WSGI server closes every body it sent
     client.get(path_of(tampered(minted.url, 5))).close()
     text = client.get("/metrics").get_data(as_text=True)
     assert 'files_downloads_total{outcome="ok"} 1.0' in text
