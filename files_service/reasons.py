@@ -11,14 +11,17 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["StandardReasons"]
+__all__ = ["STATUS_LINES", "StandardReasons"]
 
 # Where Python's table still has the names RFC 9110 replaced (they differ by Python version).
 _RFC_9110 = {413: "Content Too Large", 416: "Range Not Satisfiable", 422: "Unprocessable Content"}
-_LINES = {
-    str(status.value): f"{status.value} {_RFC_9110.get(status.value, status.phrase)}"
+# The status line of each status RFC 9110 names (``STATUS_LINES[401] == "401 Unauthorized"``),
+# for the download paths, which write their own.
+STATUS_LINES = {
+    status.value: f"{status.value} {_RFC_9110.get(status.value, status.phrase)}"
     for status in HTTPStatus
 }
+_LINES = {str(code): line for code, line in STATUS_LINES.items()}
 
 
 class StandardReasons:

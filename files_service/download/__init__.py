@@ -10,8 +10,8 @@
 - :mod:`.modes` — ``Stream``, ``Redirect``, ``Accel``: who sends the bytes
   (``FILES_DELIVERY``), chosen once at start;
 - :mod:`.bodies` — the streamed response body, counted at close;
-- :mod:`.refusals`, :mod:`.wsgi` — the §4 refusal codes, and the WSGI plumbing (status
-  lines, common headers, the outcome counter, error documents).
+- :mod:`.refusals`, :mod:`.wsgi` — the §4 refusal codes, and the WSGI plumbing (common
+  headers, the outcome counter, error documents).
 
 All the HTTP decisions come from the pure ``delivery`` package, itself built on Werkzeug's
 header machinery."""

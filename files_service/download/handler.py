@@ -12,13 +12,14 @@ from ..delivery import preflight_headers
 from ..errors import RegistryError
 from ..jsonapi.errors import ApiError
 from ..ratelimit import FailureLimiter, rate_limited
+from ..reasons import STATUS_LINES
 from ..registry.models import File
 from ..services import Services
 from ..tokens import CURRENT, LEGACY, Claims
 from .authorize import Authorizer
 from .modes import delivery_mode
 from .refusals import refusal, unavailable
-from .wsgi import COMMON_HEADERS, STATUS, Environ, Outcomes, StartResponse, filename_of, send_error
+from .wsgi import COMMON_HEADERS, Environ, Outcomes, StartResponse, filename_of, send_error
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class DownloadApp:
                     *preflight_headers(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")),
                     *COMMON_HEADERS, ("Content-Length", "0"),
                 ]
-                start_response(STATUS[204], headers)
+                start_response(STATUS_LINES[204], headers)
                 return []
             if method not in ("GET", "HEAD"):
                 raise refusal(405, "method_not_allowed", headers=[("Allow", ALLOW)])

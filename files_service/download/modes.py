@@ -27,6 +27,7 @@ from ..delivery import (
     seconds_left,
 )
 from ..errors import ObjectNotFound, SettingsError, StorageUnavailable
+from ..reasons import STATUS_LINES
 from ..registry.models import File
 from ..storage import PresignedUrls, Storage, is_file_stream
 from ..storage.interface import CHUNK_SIZE
@@ -34,7 +35,7 @@ from ..tokens import Claims
 from .bodies import CountingBody, FileBody
 from .decide import Answer, decide
 from .refusals import refusal, unavailable
-from .wsgi import COMMON_HEADERS, STATUS, Environ, Outcomes, StartResponse
+from .wsgi import COMMON_HEADERS, Environ, Outcomes, StartResponse
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -75,7 +76,7 @@ class Stream:
         )
         if answer.decision.status == 304:
             self.outcomes["not_modified"].inc()
-            start_response(STATUS[304], answer.headers)
+            start_response(STATUS_LINES[304], answer.headers)
             return []
         return self.send(environ, start_response, method, file, answer)
 
@@ -92,7 +93,7 @@ class Stream:
         outcome = "partial" if decision.status == 206 else "ok"
         if method == "HEAD" or decision.length == 0:
             self.outcomes[outcome].inc()
-            start_response(STATUS[decision.status], headers)
+            start_response(STATUS_LINES[decision.status], headers)
             return []
         try:
             stream = self.storage.open(file.storage_key, decision.start, decision.end)
@@ -102,7 +103,7 @@ class Stream:
         except StorageUnavailable:
             log.warning("storage unavailable before the first byte of file %s", file.id)
             raise unavailable("storage_unavailable") from None
-        start_response(STATUS[decision.status], headers)
+        start_response(STATUS_LINES[decision.status], headers)
         # Counted when the body is closed: as the outcome where it went out whole, else as
         # aborted.
         done, aborted = self.outcomes[outcome], self.outcomes["aborted"]
@@ -157,7 +158,7 @@ class Redirect(Stream):
             raise unavailable("storage_unavailable") from None
         self.outcomes["redirect"].inc()
         start_response(
-            STATUS[302],
+            STATUS_LINES[302],
             # no-store: the redirect itself must not outlive the short storage URL in a cache.
             [("Location", location), ("Cache-Control", "no-store"), ("Content-Length", "0"),
              *COMMON_HEADERS],
@@ -225,7 +226,7 @@ class Accel(Stream):
             # the client's own Range, which nginx_agrees has checked means the same).
             headers.append((RANGE_HEADER, f"bytes={decision.start}-{decision.end}"))
         self.outcomes["accel"].inc()
-        start_response(STATUS[200], headers)
+        start_response(STATUS_LINES[200], headers)
         return []
 
 

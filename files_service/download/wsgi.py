@@ -1,6 +1,6 @@
-"""WSGI plumbing of the download paths: the types, the status lines, the headers every answer
-carries, the download counter, a refusal answered (with ``jsonapi.render_error``), and the raw
-path segment read as the filename it stands for."""
+"""WSGI plumbing of the download paths: the types, the headers every answer carries, the
+download counter, a refusal answered (with ``jsonapi.render_error``), and the raw path segment
+read as the filename it stands for. Status lines come from ``files_service.reasons``."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from typing import Any
 from ..delivery import CORS_HEADERS, SECURITY_HEADERS
 from ..jsonapi import ApiError, render_error
 from ..metrics import DOWNLOAD_OUTCOMES
+from ..reasons import STATUS_LINES
 from .refusals import refusal
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 Headers = list[tuple[str, str]]
 
-STATUS = {
-    200: "200 OK", 204: "204 No Content", 206: "206 Partial Content", 302: "302 Found",
-    304: "304 Not Modified", 401: "401 Unauthorized", 403: "403 Forbidden",
-    404: "404 Not Found", 405: "405 Method Not Allowed",
-    416: "416 Range Not Satisfiable", 429: "429 Too Many Requests",
-    503: "503 Service Unavailable",
-}
 # On every answer of the download paths, refusals included (§4).
 COMMON_HEADERS: Headers = [*SECURITY_HEADERS, *CORS_HEADERS]
 
@@ -46,7 +40,7 @@ def send_error(
     """Answer with ``err`` as a JSON:API error document: ``no-store``, CORS and all."""
     outcomes[err.code].inc()
     status, headers, body = render_error(err)
-    start_response(STATUS[status], [*headers, *COMMON_HEADERS])
+    start_response(STATUS_LINES[status], [*headers, *COMMON_HEADERS])
     return [body]
 
 
