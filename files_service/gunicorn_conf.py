@@ -25,6 +25,12 @@ threads = 8
 forwarded_allow_ips = ""  # nobody
 secure_scheme_headers: dict[str, str] = {}
 timeout = 60
+# The app is built once, in the master, before any worker is forked: a bad setting or an
+# unreachable database stops the whole server with one line and a non-zero exit (§8, and
+# wsgi.py), where gunicorn would otherwise restart workers that cannot start several times a
+# second, forever. A worker that gunicorn restarts later is forked from the built app and so
+# starts whatever the database is doing by then.
+preload_app = True
 graceful_timeout = 20
 keepalive = 5
 # gunicorn 23+ opens a control socket under $HOME by default: one path shared by every

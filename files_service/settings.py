@@ -161,12 +161,19 @@ class Settings:
         if self.production:  # check() already refuses this; never generate in production
             raise SettingsError("FILES_SIGNING_KEYS", "is required in production")
         path = Path(self.var_dir) / "signing-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write("dev:" + secrets.token_urlsafe(32) + "\n")
-        keys = parse_signing_keys(str(path), path.read_text().strip())
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write("dev:" + secrets.token_urlsafe(32) + "\n")
+            text = path.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(
+                "FILES_VAR_DIR",
+                f"cannot keep the development signing key in {path}: {exc.strerror}",
+            ) from None
+        keys = parse_signing_keys(str(path), text)
         _refuse_weak_secrets(str(path), keys)
         return keys
 
