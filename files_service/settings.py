@@ -49,6 +49,7 @@ class Settings:
     enable_unstable: bool = False
     version_dates: Mapping[str, VersionDates] = field(default_factory=dict)
     var_dir: str = "var"
+    workers: int = 2  # gunicorn worker processes of `files-service serve` (and the image)
     metrics_dir: str | None = None  # prometheus-client's multiprocess directory, if any
 
     @property
@@ -89,6 +90,7 @@ class Settings:
             enable_unstable=reader.flag("FILES_ENABLE_UNSTABLE", False),
             version_dates=reader.version_dates("FILES_VERSION_DATES"),
             var_dir=reader.text("FILES_VAR_DIR", "var"),
+            workers=reader.integer("FILES_WORKERS", 2, 1, 64),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         reader.refuse_unknown()
