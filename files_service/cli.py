@@ -380,12 +380,13 @@ def versions(as_json: bool) -> None:
 
 @cli.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", type=click.IntRange(1, 64), help="[default: FILES_WORKERS, 2]")
 @_fail_cleanly
-def serve(bind: str, workers: int) -> None:
+def serve(bind: str, workers: int | None) -> None:
     """Serve the API and downloads with gunicorn on ``wsgi:app``."""
     services = _services()  # refuse to start here, in one line, rather than in every worker
     services.close()
+    workers = workers or services.settings.workers
     metrics_dir = Path(services.settings.var_dir) / "prometheus"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):

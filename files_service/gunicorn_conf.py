@@ -16,8 +16,10 @@ from files_service.redact import RedactingFilter, escape_controls, loggable_path
 # gthread: a slow client holds a thread, not a whole worker. In stream mode a download holds
 # its thread for as long as the client takes to read it; 8 per worker stays under botocore's
 # pool of 10 connections per S3 client, so no download waits for, or churns, a connection.
-# (In accel and redirect modes a request is over in milliseconds.)
-worker_class = "gthread"
+# (In accel and redirect modes a request is over in milliseconds.) gthread, less its wait for
+# clients that keep their socket open after a "Connection: close" answer on the thread that
+# accepts for the whole worker: see files_service/gunicorn_worker.py.
+worker_class = "files_service.gunicorn_worker.ThreadWorker"
 threads = 8
 # Forwarded headers are believed only by the app's ProxyFix, for exactly FILES_TRUSTED_PROXIES
 # hops (§8). Gunicorn's own defaults would trust X-Forwarded-Proto from any loopback peer
@@ -25,6 +27,12 @@ threads = 8
 forwarded_allow_ips = ""  # nobody
 secure_scheme_headers: dict[str, str] = {}
 timeout = 60
+# The app is built once, in the master, before any worker is forked: a bad setting or an
+# unreachable database stops the whole server with one line and a non-zero exit (§8, and
+# wsgi.py), where gunicorn would otherwise restart workers that cannot start several times a
+# second, forever. A worker that gunicorn restarts later is forked from the built app and so
+# starts whatever the database is doing by then.
+preload_app = True
 graceful_timeout = 20
 keepalive = 5
 # gunicorn 23+ opens a control socket under $HOME by default: one path shared by every

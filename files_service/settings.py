@@ -49,6 +49,7 @@ class Settings:
     enable_unstable: bool = False
     version_dates: Mapping[str, VersionDates] = field(default_factory=dict)
     var_dir: str = "var"
+    workers: int = 2  # gunicorn worker processes of `files-service serve` (and the image)
     metrics_dir: str | None = None  # prometheus-client's multiprocess directory, if any
 
     @property
@@ -89,6 +90,7 @@ class Settings:
             enable_unstable=reader.flag("FILES_ENABLE_UNSTABLE", False),
             version_dates=reader.version_dates("FILES_VERSION_DATES"),
             var_dir=reader.text("FILES_VAR_DIR", "var"),
+            workers=reader.integer("FILES_WORKERS", 2, 1, 64),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         reader.refuse_unknown()
@@ -161,12 +163,19 @@ class Settings:
         if self.production:  # check() already refuses this; never generate in production
             raise SettingsError("FILES_SIGNING_KEYS", "is required in production")
         path = Path(self.var_dir) / "signing-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write("dev:" + secrets.token_urlsafe(32) + "\n")
-        keys = parse_signing_keys(str(path), path.read_text().strip())
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write("dev:" + secrets.token_urlsafe(32) + "\n")
+            text = path.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(
+                "FILES_VAR_DIR",
+                f"cannot keep the development signing key in {path}: {exc.strerror}",
+            ) from None
+        keys = parse_signing_keys(str(path), text)
         _refuse_weak_secrets(str(path), keys)
         return keys
 

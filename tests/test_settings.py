@@ -38,6 +38,8 @@ def test_defaults_are_the_embedded_ones():
         ({"FILES_SIGNING_KEYS": "bad.kid:x"}, "FILES_SIGNING_KEYS"),
         ({"FILES_DELIVERY": "redirect"}, "FILES_DELIVERY"),  # with local storage
         ({"FILES_DELIVRY": "stream"}, "FILES_DELIVRY"),  # a typo is not silently ignored
+        ({"FILES_WORKERS": "0"}, "FILES_WORKERS"),
+        ({"FILES_WORKERS": "four"}, "FILES_WORKERS"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env, name):

@@ -6,8 +6,10 @@ transaction on a pooled connection, with database errors translated (``translate
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +37,26 @@ def open_engine(url: str) -> Engine:
     Raises ``SettingsError`` for a URL that is not one of those."""
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return _postgresql_engine(parsed)
+        engine = _sqlite_engine(parsed)
+    else:
+        engine = _postgresql_engine(parsed)
+    _ENGINES.add(engine)
+    return engine
+
+
+# Every live engine, so that a forked child drops the connections its parent pooled: gunicorn
+# builds the app in its master (preload_app) and forks the workers from it, and two processes
+# must never share one database connection. ``close=False`` leaves the parent's connections
+# alone (psycopg closes a connection only in the process that opened it).
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
@@ -75,7 +95,14 @@ def _parse_url(url: str) -> URL:
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a path through a regular file, a folder we may not create
+            raise SettingsError(
+                "FILES_DATABASE_URL",
+                f"cannot use {folder} as the SQLite database's folder: {exc.strerror}",
+            ) from None
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
