@@ -23,7 +23,9 @@ class Metrics:
     multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``files-service serve``) sums the
     workers' values for every scrape."""
 
-    def __init__(self, multiprocess_dir: str | None = None) -> None:
+    def __init__(self, multiprocess_dir: str | None = None, kids: tuple[str, ...] = ()) -> None:
+        """``kids``: the key ring's key ids, shown from the start (at zero) by
+        ``files_token_verifications_total``."""
         self.registry = CollectorRegistry()
         self.multiprocess_dir = multiprocess_dir
         self.downloads = Counter(
@@ -45,6 +47,13 @@ class Metrics:
             "files_rate_limited", "Requests refused by FILES_RATE_LIMIT, by surface",
             ["surface"], registry=self.registry,
         )
+        # A key id is a short public name from FILES_SIGNING_KEYS (never the secret, never a
+        # token), and only a key of the ring verifies: the label set stays the ring.
+        self.token_verifications = Counter(
+            "files_token_verifications",
+            "Download tokens whose signature verified, by signing key id", ["kid"],
+            registry=self.registry,
+        )
         self.api_requests = Histogram(
             "files_api_request_seconds", "API request latency", ["method", "status"],
             registry=self.registry,
@@ -58,6 +67,8 @@ class Metrics:
             self.auth_failures.labels(kind)
         for surface in RATE_LIMITED_SURFACES:
             self.rate_limited.labels(surface)
+        for kid in kids:
+            self.token_verifications.labels(kid)
 
     def exposition(self) -> bytes:
         """The text format for ``/metrics``."""

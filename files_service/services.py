@@ -48,12 +48,12 @@ def build_services(
                 s3_endpoint_url=settings.s3_endpoint_url,
                 connect_timeout=settings.s3_connect_timeout,
                 read_timeout=settings.s3_read_timeout,
+                s3_max_waiting=settings.s3_max_waiting,
             )
         except ValueError as exc:
             raise SettingsError("FILES_STORAGE", str(exc)) from None
-    tokens = TokenService(
-        settings.resolved_signing_keys(), clock, bucket_seconds=settings.url_bucket_seconds
-    )
+    keys = settings.resolved_signing_keys()
+    tokens = TokenService(keys, clock, bucket_seconds=settings.url_bucket_seconds)
     return Services(
         settings=settings,
         clock=clock,
@@ -62,5 +62,5 @@ def build_services(
         tokens=tokens,
         minter=Minter(tokens, settings),
         cache=RegistryCache(registry, clock, settings.registry_cache_seconds),
-        metrics=Metrics(settings.metrics_dir),
+        metrics=Metrics(settings.metrics_dir, kids=tuple(key.kid for key in keys)),
     )

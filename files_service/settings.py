@@ -35,6 +35,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_connect_timeout: float = 5.0
     s3_read_timeout: float = 30.0
+    s3_max_waiting: int = 6  # threads of a worker that may wait on S3 at once (storage/s3.py)
     signing_keys: tuple[SigningKey, ...] = ()
     api_base_url: str = "http://127.0.0.1:8000"
     download_base_url: str = "http://127.0.0.1:8000"
@@ -74,6 +75,7 @@ class Settings:
             s3_endpoint_url=reader.url("FILES_S3_ENDPOINT_URL", None),
             s3_connect_timeout=reader.number("FILES_S3_CONNECT_TIMEOUT", 5.0, 0.1, 300),
             s3_read_timeout=reader.number("FILES_S3_READ_TIMEOUT", 30.0, 0.1, 3600),
+            s3_max_waiting=reader.integer("FILES_S3_MAX_WAITING", 6, 1, 1000),
             signing_keys=reader.signing_keys("FILES_SIGNING_KEYS"),
             api_base_url=reader.base_url("FILES_API_BASE_URL", "http://127.0.0.1:8000"),
             download_base_url=reader.base_url(

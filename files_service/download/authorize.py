@@ -11,7 +11,7 @@ answers another server's questions) can ask the same questions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TokenError, TokenExpired
 from ..ids import bearer_secret
@@ -38,6 +38,7 @@ class Authorizer:
         self.cache = cache
         self.registry = registry
         self.metrics = metrics
+        self._verified: dict[str, Any] = {}  # token verifications' children, by key id
 
     def api_key(self, authorization: str | None) -> ApiKey:
         """The active API key of an ``Authorization: Bearer`` header, or ``401``."""
@@ -53,7 +54,7 @@ class Authorizer:
     def claims(self, token: str, *, filename: str, style: str) -> Claims:
         """What a good token says, or ``403 invalid_token`` / ``expired_token``."""
         try:
-            return self.tokens.verify(token, filename=filename, style=style)
+            claims = self.tokens.verify(token, filename=filename, style=style)
         except TokenExpired as exc:
             self.metrics.auth_failures.labels("expired_token").inc()
             raise refusal(
@@ -63,6 +64,15 @@ class Authorizer:
         except TokenError as exc:
             self.metrics.auth_failures.labels(exc.code).inc()
             raise refusal(403, exc.code) from None
+        # Only a key of the ring verifies, so the label set is the ring (docs/tokens.md: when
+        # the old key's count stops rising, it can go).
+        verified = self._verified.get(claims.kid)
+        if verified is None:
+            verified = self._verified[claims.kid] = (
+                self.metrics.token_verifications.labels(claims.kid)
+            )
+        verified.inc()
+        return claims
 
     def file(self, claims: Claims, api_key: ApiKey | None = None) -> File:
         """The file a good token names, while its principal is active and the file is of the

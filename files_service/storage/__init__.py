@@ -39,12 +39,13 @@ def open_storage(
     s3_endpoint_url: str | None = None,
     connect_timeout: float = 5,
     read_timeout: float = 30,
+    s3_max_waiting: int = 6,
 ) -> Storage:
     """The backend ``url`` names, or ``ValueError`` saying what is wrong with it.
 
     ``local://var/objects`` is the directory ``var/objects`` relative to the working directory,
     ``local:///srv/objects`` the absolute ``/srv/objects``; ``s3://bucket`` or
-    ``s3://bucket/some/prefix`` (the endpoint and timeouts apply to S3 only); ``memory://``."""
+    ``s3://bucket/some/prefix`` (the endpoint, timeouts and waiting bound apply to S3 only); ``memory://``."""
     scheme, separator, rest = url.partition("://")
     if not separator:
         raise ValueError(f"storage URL must start with one of {', '.join(SCHEMES)}")
@@ -60,6 +61,7 @@ def open_storage(
             s3_endpoint_url,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            max_waiting=s3_max_waiting,
         )
     if scheme == "memory":
         if rest:

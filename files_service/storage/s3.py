@@ -4,7 +4,13 @@ A key is stored at ``prefix/key``. Reads of a range ask S3 for that range; write
 as one ``PutObject`` when the object fits in one part and as a multipart upload otherwise,
 aborted on any error. Every botocore error is translated here into ``ObjectNotFound`` or
 ``StorageUnavailable``, with a message that names the operation and S3's error code but never
-the credentials."""
+the credentials.
+
+A brown-out (S3 slow or frozen) must cost a worker as little as possible: a call that timed out
+is never retried, so a read waits at most the connect timeout plus the read timeout; at most
+``max_waiting`` threads of a process wait on S3 before the first byte at once, the others fail
+at once (``StorageUnavailable``) and keep their threads for the API and ``/healthz``; and
+``check`` (``/readyz``) has its own short timeouts."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import http.client
 import io
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +29,7 @@ from urllib.parse import quote
 import boto3
 import urllib3.exceptions
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError
 from botocore.response import StreamingBody
 
 from files_service.errors import (
@@ -45,6 +52,10 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (but the last)
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a SigV4 signature may live
 MAX_KEY_BYTES = 1024  # S3's limit on a whole key; a longer one is KeyTooLongError
+# gunicorn's 8 threads per worker (gunicorn_conf) less two kept for the API and health checks.
+DEFAULT_MAX_WAITING = 6
+PROBE_TIMEOUT = 2.0  # the longest check() (/readyz) waits, to connect and for the answer
+_RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 
 # Loose on purpose: legacy buckets may hold capitals and underscores. What matters is that the
 # name cannot carry a path, a host or credentials.
@@ -94,11 +105,13 @@ class S3Storage:
         connect_timeout: float = 5,
         read_timeout: float = 30,
         part_size: int = MIN_PART_SIZE,
+        max_waiting: int = DEFAULT_MAX_WAITING,
     ) -> None:
         """``client`` replaces the boto3 client built from the other arguments and the usual AWS
         credential chain (its timeouts and retries are then the client's own). ``part_size`` is
         the size of the first 1,000 parts of a multipart upload; it doubles every 1,000 parts
-        (see ``part_limit``)."""
+        (see ``part_limit``). ``max_waiting`` bounds the threads of this process that may wait
+        on S3 at once for a read, a stat or a delete (``FILES_S3_MAX_WAITING``)."""
         if not _BUCKET.fullmatch(bucket):
             # The name is not echoed: a mistyped URL may hold a secret where the bucket goes.
             raise ValueError("S3 bucket name must be 3 to 255 of A-Z a-z 0-9 . _ -")
@@ -107,21 +120,32 @@ class S3Storage:
             validate_key(prefix)
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(f"S3 part size must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes")
+        if max_waiting < 1:
+            raise ValueError("S3 max_waiting must be at least 1")
         self.bucket = bucket
         self.prefix = prefix
         self.part_size = part_size
         self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        probe = client
         if client is None:
             client = _make_client(
                 endpoint_url, connect_timeout=connect_timeout, read_timeout=read_timeout
             )
+            probe = _make_client(
+                endpoint_url,
+                connect_timeout=min(connect_timeout, PROBE_TIMEOUT),
+                read_timeout=min(read_timeout, PROBE_TIMEOUT),
+            )
         # boto3 makes a client's methods at runtime: there is no static type to name here.
         self.client: Any = client
+        self._probe: Any = probe
+        self.max_waiting = max_waiting
+        self._waiting = threading.BoundedSemaphore(max_waiting)
 
     def stat(self, key: str) -> ObjectInfo:
         """Size and modification time from ``HeadObject``, or ``ObjectNotFound``."""
         full_key = self._full_key(key)
-        with self._translate("HeadObject", key):
+        with self._gate("HeadObject"), self._translate("HeadObject", key):
             head = self.client.head_object(Bucket=self.bucket, Key=full_key)
         return ObjectInfo(
             key=key,
@@ -139,7 +163,8 @@ class S3Storage:
         if ranged:
             params["Range"] = f"bytes={start}-{'' if end is None else end}"
         try:
-            response = self.client.get_object(**params)
+            with self._gate("GetObject"):
+                response = self.client.get_object(**params)
         except (BotoCoreError, ClientError) as exc:
             # A range starting past the end selects no bytes; other backends then yield nothing.
             if _error_code(exc) == "InvalidRange":
@@ -205,13 +230,15 @@ class S3Storage:
     def delete(self, key: str) -> None:
         """``DeleteObject``; S3 itself takes a missing object as deleted."""
         full_key = self._full_key(key)
-        with self._translate("DeleteObject"):
+        with self._gate("DeleteObject"), self._translate("DeleteObject"):
             self.client.delete_object(Bucket=self.bucket, Key=full_key)
 
     def check(self) -> None:
-        """``HeadBucket``: the endpoint answers, the bucket exists and the credentials work."""
+        """``HeadBucket``: the endpoint answers, the bucket exists and the credentials work;
+        within ``PROBE_TIMEOUT`` to connect and as much for the answer, whatever the
+        download timeouts, so that ``/readyz`` says "unavailable" while a prober still waits."""
         with self._translate("HeadBucket"):
-            self.client.head_bucket(Bucket=self.bucket)
+            self._probe.head_bucket(Bucket=self.bucket)
 
     def presigned_get_url(
         self,
@@ -289,6 +316,20 @@ class S3Storage:
             )
 
     @contextmanager
+    def _gate(self, operation: str) -> Iterator[None]:
+        """Hold one of the ``max_waiting`` places for the call, or fail at once where none is
+        free: threads stuck on a frozen S3 must not take every thread of the worker."""
+        if not self._waiting.acquire(blocking=False):
+            raise StorageUnavailable(
+                f"S3 {operation} on bucket {self.bucket!r} not tried: {self.max_waiting} "
+                "calls of this process already wait on S3"
+            )
+        try:
+            yield
+        finally:
+            self._waiting.release()
+
+    @contextmanager
     def _translate(self, operation: str, key: str | None = None) -> Iterator[None]:
         """Raise botocore's errors as the domain's: ``ObjectNotFound`` only where a ``key`` is
         given (a read), ``StorageUnavailable`` otherwise."""
@@ -302,9 +343,9 @@ def _make_client(endpoint_url: str | None, *, connect_timeout: float, read_timeo
     options: dict[str, Any] = {
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
-        # Two tries in all: one retry rides out a dropped pooled connection, and a hung
-        # endpoint costs at most two timeouts before the client gets its 503.
-        "retries": {"total_max_attempts": 2, "mode": "standard"},
+        # One try: a retry after a timeout would double the wait the docs promise.
+        # _retry_at_once adds back the one retry that costs no timeout.
+        "retries": {"total_max_attempts": 1, "mode": "standard"},
         "signature_version": "s3v4",
     }
     if endpoint_url:
@@ -312,7 +353,27 @@ def _make_client(endpoint_url: str | None, *, connect_timeout: float, read_timeo
         # mode's object_url_path is path-style too.
         options["s3"] = {"addressing_style": "path"}
     # A session of its own: the default one boto3.client() shares is not thread-safe.
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=Config(**options))
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, config=Config(**options)
+    )
+    # botocore types handlers as returning None; a needs-retry handler returns the delay.
+    client.meta.events.register("needs-retry.s3", _retry_at_once)  # type: ignore[arg-type]
+    return client
+
+
+def _retry_at_once(
+    attempts: int, response: Any = None, caught_exception: Any = None, **_: Any
+) -> int | None:
+    """botocore's ``needs-retry`` hook: retry the first attempt, at once, where it failed
+    without waiting out a timeout: a pooled connection the server had dropped, or a 5xx
+    answer. ``None`` leaves the call failed."""
+    if attempts != 1:
+        return None
+    if isinstance(caught_exception, ConnectionClosedError):
+        return 0
+    if response is not None and response[0].status_code in _RETRIED_STATUSES:
+        return 0
+    return None
 
 
 def _error_code(exc: BaseException | None) -> str:

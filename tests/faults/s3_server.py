@@ -77,10 +77,11 @@ def wait_until(condition: Callable[[], bool], what: str, seconds: float = 15) ->
 
 @contextmanager
 def serve_on_s3(
-    tmp_path: Path, moto_endpoint: str, *, wsgi: str | None = None
+    tmp_path: Path, moto_endpoint: str, *, wsgi: str | None = None, **settings: str
 ) -> Iterator[S3Served]:
     """``files-service serve --workers 1`` on a new bucket of ``moto_endpoint``; with ``wsgi``
-    (``module:attribute``), gunicorn with the service's settings on that app instead."""
+    (``module:attribute``), gunicorn with the service's settings on that app instead.
+    ``settings`` replace the server's environment variables (timeouts, …)."""
     s3 = s3_client(moto_endpoint)
     bucket = f"faults-{uuid.uuid4().hex}"
     s3.create_bucket(Bucket=bucket)
@@ -93,6 +94,7 @@ def serve_on_s3(
         FILES_S3_READ_TIMEOUT="20",
         **AWS_ENV,
     )
+    env.update(settings)
     server = Server(f"http://127.0.0.1:{port}", env, tmp_path / f"server-{port}.log")
     server.cli("init")
     org = server.cli_json("orgs", "create", "Faults")

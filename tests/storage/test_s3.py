@@ -130,9 +130,30 @@ def test_client_has_the_configured_timeouts_and_retries(aws_env: None) -> None:
     storage = S3Storage("bucket", endpoint_url="http://127.0.0.1:9", connect_timeout=2.5)
     config = storage.client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (2.5, 30)
-    # Two tries in all, the first one included.
-    assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
+    # One try: a retry after a timeout would double the documented wait (docs/operations.md).
+    assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert config.signature_version == "s3v4"
+    probe = storage._probe.meta.config  # /readyz's own, short, timeouts
+    assert (probe.connect_timeout, probe.read_timeout) == (2.0, 2.0)
+
+
+def test_only_failures_that_cost_no_timeout_are_retried() -> None:
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    from files_service.storage.s3 import _retry_at_once
+
+    dropped = ConnectionClosedError(endpoint_url="http://s3")
+    timed_out = ReadTimeoutError(endpoint_url="http://s3")
+    assert _retry_at_once(1, caught_exception=dropped) == 0
+    assert _retry_at_once(2, caught_exception=dropped) is None  # once only
+    assert _retry_at_once(1, caught_exception=timed_out) is None
+
+    class Answer:
+        status_code = 503
+
+    assert _retry_at_once(1, response=(Answer(), {})) == 0
+    Answer.status_code = 404
+    assert _retry_at_once(1, response=(Answer(), {})) is None
 
 
 class TestRange:
