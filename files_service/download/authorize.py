@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TokenError, TokenExpired
+from ..errors import NotFound, RegistryError, TokenError, TokenExpired
 from ..ids import bearer_secret
 from ..registry.models import ACTIVE, ApiKey, File
 from ..timefmt import iso
@@ -88,3 +88,16 @@ class Authorizer:
         if api_key is not None and api_key.organization_id != file.organization_id:
             raise refusal(404, "not_found")
         return file
+
+    def row_gone(self, file: File) -> bool:
+        """Whether ``file``'s row is gone from the database (it was deleted, and this worker
+        held the row in its cache until now); the cached row is forgotten either way, so the
+        next request asks the database. ``False`` where the database cannot tell."""
+        self.cache.forget_file(file.id)
+        try:
+            self.registry.get_file(file.id)
+        except NotFound:
+            return True
+        except RegistryError:
+            return False
+        return False

@@ -44,6 +44,7 @@ class DownloadApp:
         self.mode = delivery_mode(
             services.settings, services.storage, services.metrics, self.outcomes
         )
+        self.mode.row_gone = self.authorizer.row_gone
 
     # -- entry points, called by the dispatcher with the raw path pieces --------------------
 

@@ -13,7 +13,7 @@ request nginx would judge differently, a ``HEAD``), it streams that response its
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..delivery import (
@@ -50,6 +50,10 @@ REDIRECT_MAX_SECONDS = 300
 ACCEL_PRESIGN_SECONDS = 60
 
 
+def _no_row_check(file: File) -> bool:
+    return False
+
+
 class Stream:
     """``FILES_DELIVERY=stream``: the service sends the bytes, read from storage as they go."""
 
@@ -60,6 +64,9 @@ class Stream:
         self.storage = storage
         self.bytes_sent = metrics.bytes_sent
         self.outcomes = outcomes
+        # Whether a file whose object is missing was deleted meanwhile (set by the download
+        # app to its Authorizer's): an expected 404 rather than a lost object.
+        self.row_gone: Callable[[File], bool] = _no_row_check
 
     def respond(
         self, environ: Environ, start_response: StartResponse, method: str, claims: Claims,
@@ -98,7 +105,12 @@ class Stream:
         try:
             stream = self.storage.open(file.storage_key, decision.start, decision.end)
         except ObjectNotFound:
-            log.error("file %s is registered but its object is missing", file.id)
+            if self.row_gone(file):
+                # Deleted elsewhere: this worker held the row for FILES_REGISTRY_CACHE_SECONDS.
+                log.info("file %s was deleted (its cached row outlived its object); expected "
+                         "within FILES_REGISTRY_CACHE_SECONDS of a delete", file.id)
+            else:  # a lost object: restore it (docs/operations.md, "Backups")
+                log.error("file %s is registered but its object is missing", file.id)
             raise refusal(404, "not_found") from None
         except StorageUnavailable:
             log.warning("storage unavailable before the first byte of file %s", file.id)
