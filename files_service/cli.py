@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -387,8 +388,10 @@ def serve(bind: str, workers: int | None) -> None:
     services = _services()  # refuse to start here, in one line, rather than in every worker
     services.close()
     workers = workers or services.settings.workers
-    metrics_dir = Path(services.settings.var_dir) / "prometheus"
+    metrics_dir = metrics_dir_for(services.settings.var_dir, bind)
     metrics_dir.mkdir(parents=True, exist_ok=True)
+    # This server's own files only, left by its last run: another server on this host (a
+    # replica on another address) keeps its counters.
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}
@@ -397,6 +400,12 @@ def serve(bind: str, workers: int | None) -> None:
         "--bind", bind, "--workers", str(workers), "wsgi:app",
     ]
     os.execve(sys.executable, argv, env)  # noqa: S606 - become gunicorn, signals and all
+
+
+def metrics_dir_for(var_dir: str, bind: str) -> Path:
+    """prometheus-client's multiprocess folder of the server bound to ``bind``: one per
+    address, since two servers on one host never share one (``var/prometheus/127.0.0.1_8000``)."""
+    return Path(var_dir) / "prometheus" / re.sub(r"[^A-Za-z0-9.-]", "_", bind)
 
 
 DEMO_TEXT = (

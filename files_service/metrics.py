@@ -4,8 +4,17 @@ or an id, so no secret can reach a scrape and cardinality stays bounded."""
 from __future__ import annotations
 
 import os
+import platform
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 DOWNLOAD_OUTCOMES = (
     "ok", "partial", "not_modified", "invalid_token", "expired_token", "revoked_token",
@@ -15,6 +24,17 @@ DOWNLOAD_OUTCOMES = (
 )
 AUTH_FAILURE_KINDS = ("api_key", "invalid_token", "expired_token", "revoked_token")
 RATE_LIMITED_SURFACES = ("download", "api")
+STORAGE_OPERATIONS = ("open",)
+# From a cached hit on local disk (~1 ms) to a frozen S3 (the read timeout, 30 s).
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("files_service")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class Metrics:
@@ -54,6 +74,33 @@ class Metrics:
             "Download tokens whose signature verified, by signing key id", ["kid"],
             registry=self.registry,
         )
+        self.first_byte = Histogram(
+            "files_download_first_byte_seconds",
+            "Streamed downloads: from the storage call to the first byte handed to the server",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.download_duration = Histogram(
+            "files_download_duration_seconds",
+            "Streamed downloads: from the storage call to the end of the body (or its abort)",
+            buckets=_DURATION_BUCKETS, registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "files_downloads_in_flight", "Streamed downloads whose body is being sent",
+            multiprocess_mode="livesum", registry=self.registry,
+        )
+        self.storage_seconds = Histogram(
+            "files_storage_seconds", "Storage calls of downloads, by operation", ["operation"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.storage_errors = Counter(
+            "files_storage_errors", "Storage calls of downloads that failed (not a missing "
+            "object), by operation", ["operation"], registry=self.registry,
+        )
+        self.build_info = Gauge(
+            "files_build_info", "Always 1: the running version", ["version", "python"],
+            multiprocess_mode="max", registry=self.registry,
+        )
+        self.build_info.labels(_version(), platform.python_version()).set(1)
         self.api_requests = Histogram(
             "files_api_request_seconds", "API request latency", ["method", "status"],
             registry=self.registry,
@@ -67,6 +114,9 @@ class Metrics:
             self.auth_failures.labels(kind)
         for surface in RATE_LIMITED_SURFACES:
             self.rate_limited.labels(surface)
+        for operation in STORAGE_OPERATIONS:
+            self.storage_seconds.labels(operation)
+            self.storage_errors.labels(operation)
         for kid in kids:
             self.token_verifications.labels(kid)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,18 +21,30 @@ class CountingBody:
     """The storage stream, chunk by chunk. It went out whole when the server asked for the
     chunk after the last one: a client that went away leaves the server's loop before."""
 
-    def __init__(self, stream: ReadStream, bytes_sent: Any, done: Any, aborted: Any) -> None:
+    def __init__(
+        self, stream: ReadStream, bytes_sent: Any, done: Any, aborted: Any, *,
+        timing: Any = None, started: float = 0.0,
+    ) -> None:
+        """``timing`` (the app's ``Metrics``) gets the time to the first byte and the whole
+        duration, from ``started`` (``perf_counter()`` before the storage call), once each,
+        and the downloads in flight."""
         self._stream = stream
         self._bytes = bytes_sent
         self._done = done
         self._aborted = aborted
+        self._timing = timing
+        self._started = started
         self._sent = 0
         self._finished = False
         self._closed = False
+        if timing is not None:
+            timing.in_flight.inc()
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in self._stream:
+                if not self._sent and self._timing is not None:
+                    self._timing.first_byte.observe(time.perf_counter() - self._started)
                 self._sent += len(chunk)
                 yield chunk
         except StorageUnavailable:
@@ -49,6 +62,9 @@ class CountingBody:
             if self._sent:
                 self._bytes.inc(self._sent)
             (self._done if self._finished else self._aborted).inc()
+            if self._timing is not None:
+                self._timing.in_flight.dec()
+                self._timing.download_duration.observe(time.perf_counter() - self._started)
         self._stream.close()
 
 

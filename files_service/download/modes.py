@@ -13,6 +13,7 @@ request nginx would judge differently, a ``HEAD``), it streams that response its
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,10 @@ class Stream:
         # Whether a file whose object is missing was deleted meanwhile (set by the download
         # app to its Authorizer's): an expected 404 rather than a lost object.
         self.row_gone: Callable[[File], bool] = _no_row_check
+        # Children bound once: labels() takes a lock and a lookup per call.
+        self.storage_seconds = metrics.storage_seconds.labels("open")
+        self.storage_errors = metrics.storage_errors.labels("open")
+        self.timing = metrics
 
     def respond(
         self, environ: Environ, start_response: StartResponse, method: str, claims: Claims,
@@ -102,6 +107,7 @@ class Stream:
             self.outcomes[outcome].inc()
             start_response(STATUS_LINES[decision.status], headers)
             return []
+        started = time.perf_counter()
         try:
             stream = self.storage.open(file.storage_key, decision.start, decision.end)
         except ObjectNotFound:
@@ -113,8 +119,11 @@ class Stream:
                 log.error("file %s is registered but its object is missing", file.id)
             raise refusal(404, "not_found") from None
         except StorageUnavailable:
+            self.storage_errors.inc()
             log.warning("storage unavailable before the first byte of file %s", file.id)
             raise unavailable("storage_unavailable") from None
+        finally:
+            self.storage_seconds.observe(time.perf_counter() - started)
         start_response(STATUS_LINES[decision.status], headers)
         # Counted when the body is closed: as the outcome where it went out whole, else as
         # aborted.
@@ -127,7 +136,8 @@ class Stream:
             # requests/s without it).
             body = FileBody(stream, decision.start, decision.length, self.bytes_sent, done, aborted)
             return file_wrapper(body, CHUNK_SIZE)  # type: ignore[no-any-return]
-        return CountingBody(stream, self.bytes_sent, done, aborted)
+        return CountingBody(stream, self.bytes_sent, done, aborted, timing=self.timing,
+                            started=started)
 
 
 class Redirect(Stream):
