@@ -9,7 +9,8 @@ the credentials.
 A brown-out (S3 slow or frozen) must cost a worker as little as possible: a call that timed out
 is never retried, so a read waits at most the connect timeout plus the read timeout; at most
 ``max_waiting`` threads of a process wait on S3 before the first byte at once, the others fail
-at once (``StorageUnavailable``) and keep their threads for the API and ``/healthz``; and
+within ``GATE_WAIT_SECONDS`` (``StorageUnavailable``) and keep their threads for the API
+and ``/healthz``; and
 ``check`` (``/readyz``) has its own short timeouts."""
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a SigV4 signature may live
 MAX_KEY_BYTES = 1024  # S3's limit on a whole key; a longer one is KeyTooLongError
 # gunicorn's 8 threads per worker (gunicorn_conf) less two kept for the API and health checks.
 DEFAULT_MAX_WAITING = 6
+# How long a call waits for a place before it is refused: long enough that a burst of healthy
+# calls (milliseconds each) queues instead of failing, short against a frozen S3's timeouts.
+GATE_WAIT_SECONDS = 0.25
 PROBE_TIMEOUT = 2.0  # the longest check() (/readyz) waits, to connect and for the answer
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -317,9 +321,10 @@ class S3Storage:
 
     @contextmanager
     def _gate(self, operation: str) -> Iterator[None]:
-        """Hold one of the ``max_waiting`` places for the call, or fail at once where none is
-        free: threads stuck on a frozen S3 must not take every thread of the worker."""
-        if not self._waiting.acquire(blocking=False):
+        """Hold one of the ``max_waiting`` places for the call, or fail where none frees up
+        within ``GATE_WAIT_SECONDS``: threads stuck on a frozen S3 must not take every thread of
+        the worker, while a burst of healthy calls only queues for a moment."""
+        if not self._waiting.acquire(timeout=GATE_WAIT_SECONDS):
             raise StorageUnavailable(
                 f"S3 {operation} on bucket {self.bucket!r} not tried: {self.max_waiting} "
                 "calls of this process already wait on S3"

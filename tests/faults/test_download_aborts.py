@@ -49,7 +49,10 @@ class Big:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[S3Served]:
     with serve_on_s3(tmp_path_factory.mktemp("download-aborts"), moto_endpoint,
-                     wsgi="tests.faults.counting_app:make()") as served:
+                     wsgi="tests.faults.counting_app:make()",
+                     # Every thread may open a stream: the waiting bound is the brown-out
+                     # test's subject, not this one's.
+                     FILES_S3_MAX_WAITING=str(CLIENTS)) as served:
         yield served
 
 
