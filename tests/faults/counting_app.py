@@ -63,5 +63,6 @@ def make() -> Callable[..., Iterable[bytes]]:
     storage = CountingStorage(open_storage(
         settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url,
         connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
+        s3_max_waiting=settings.s3_max_waiting,
     ))
     return with_open_streams(create_app(settings, storage=storage), storage)  # type: ignore[arg-type]
