@@ -1,54 +1,101 @@
-"""The ``files-service`` command line (§8). It reads the same settings as the server. Every
-command that creates or shows something takes ``--json`` and then prints exactly one JSON
-object on stdout; errors are one line on stderr and a non-zero exit status."""
+"""The ``files-service`` command line (§8). It reads the same settings as the server.
+
+Every command runs on a ``CliContext`` (click's ``obj``): the settings, by default read from
+the environment, and a clock; tests pass their own, as flaskr's ``runner`` passes an app.
+Every command that creates or shows something takes ``--json`` and then prints exactly one
+JSON object on stdout, built by the API's own resource builders in the newest version's
+shape, so that the two never disagree. Errors are one line on stderr and exit status 1.
+
+Api-keys and webhooks are both principals: one factory (``principal_group``) makes the
+``keys`` and ``webhooks`` groups.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from .clock import SystemClock
+from .api.resources import file_resource, organization_resource, principal_resource
+from .clock import Clock, SystemClock
 from .errors import FilesError, NotFound, ValidationError
 from .files import guess_content_type, store_file
 from .ids import is_id
+from .jsonapi import Resource
 from .minting import style_for_version
-from .registry.models import ApiKey, File, Organization, Principal, Webhook
+from .registry import Registry
+from .registry.models import DEFAULT_FILE_URL_TTL, ApiKey, Principal, Webhook
 from .services import Services, build_services
 from .settings import Settings
 from .timefmt import iso
 from .validation import validate_ttl
-from .versioning import BUNDLE, UNSTABLE, VERSIONS, utc_today, versions_payload
+from .versioning import BUNDLE, UNSTABLE, VERSIONS, MigrationContext, utc_today, versions_payload
 
-F = TypeVar("F", bound=Callable[..., Any])
 UPLOAD_CHUNK = 1024 * 1024
 
 
-def _fail_cleanly(func: F) -> F:
-    """Turn the domain's errors into one line on stderr and exit status 1."""
+@dataclass
+class CliContext:
+    """What the commands run on (click's ``obj``): ``settings`` (default: read from the
+    environment when first needed) and ``clock`` (default: the system's), and the services
+    built from them once per invocation."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    settings: Settings | None = None
+    clock: Clock | None = None
+    _services: Services | None = field(default=None, init=False, repr=False)
+
+    def get_settings(self) -> Settings:
+        if self.settings is None:
+            self.settings = Settings.from_env()
+        return self.settings
+
+    def get_clock(self) -> Clock:
+        if self.clock is None:
+            self.clock = SystemClock()
+        return self.clock
+
+    def services(self, *, check: bool = True) -> Services:
+        """The services; with ``check`` the registry must be reachable and its schema
+        current (``SchemaMissing`` says to run ``init``)."""
+        if self._services is None:
+            self._services = build_services(self.get_settings(), clock=self.get_clock())
+        if check:
+            self._services.registry.check()
+        return self._services
+
+    def close(self) -> None:
+        """Close what ``services`` opened (the database's pooled connections)."""
+        if self._services is not None:
+            self._services.close()
+            self._services = None
+
+
+class _Command(click.Command):
+    """A command whose domain errors end as one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except FilesError as exc:
             raise click.ClickException(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Groups too
 
 
-def _services(*, check: bool = True) -> Services:
-    services = build_services(Settings.from_env())
-    if check:
-        services.registry.check()
-    return services
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout, for scripts."
+)
+pass_cli = click.make_pass_decorator(CliContext)
 
 
 def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
@@ -56,6 +103,17 @@ def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(text)
+
+
+def shown(resource: Resource) -> dict[str, Any]:
+    """A resource as the API's newest version shows it, flattened for the command line: its
+    id, its attributes, and the id (or null) of each to-one relationship."""
+    obj = BUNDLE.migrate_resource(resource.to_json(), BUNDLE.newest, MigrationContext())
+    flat: dict[str, Any] = {"id": obj["id"], **obj["attributes"]}
+    for name, relationship in obj.get("relationships", {}).items():
+        linkage = relationship["data"]
+        flat[name] = None if linkage is None else linkage["id"]
+    return flat
 
 
 def _need_id(value: str, prefix: str, what: str) -> str:
@@ -73,54 +131,20 @@ def _check_version(value: str | None, option: str = "--version") -> str | None:
     return value
 
 
-def org_json(org: Organization) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "created-at": iso(org.created_at)}
-
-
-def key_json(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id, "organization": key.organization_id, "name": key.name,
-        "status": key.status, "file-url-ttl": key.file_url_ttl,
-        "api-version": key.api_version, "created-at": iso(key.created_at),
-    }
-
-
-def webhook_json(hook: Webhook) -> dict[str, Any]:
-    return {
-        "id": hook.id, "organization": hook.organization_id, "url": hook.url,
-        "status": hook.status, "file-url-ttl": hook.file_url_ttl,
-        "api-version": hook.api_version, "created-at": iso(hook.created_at),
-    }
-
-
-def principal_json(principal: Principal) -> dict[str, Any]:
-    """An api-key or webhook the registry's principal operations returned."""
-    return key_json(principal) if isinstance(principal, ApiKey) else webhook_json(principal)
-
-
-def file_json(file: File) -> dict[str, Any]:
-    return {
-        "id": file.id, "organization": file.organization_id, "filename": file.filename,
-        "content-type": file.content_type, "byte-size": file.byte_size,
-        "checksum": file.checksum, "metadata": file.metadata,
-        "created-at": iso(file.created_at),
-    }
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="files_service")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """files_service: signed, expiring download URLs for files in object storage."""
+    ctx.call_on_close(ctx.ensure_object(CliContext).close)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def init(as_json: bool) -> None:
+@json_option
+@pass_cli
+def init(obj: CliContext, as_json: bool) -> None:
     """Create or migrate the registry schema (safe to run again)."""
-    services = _services(check=False)
-    services.registry.init()
-    services.close()
+    obj.services(check=False).registry.init()
     _emit(as_json, {"status": "ok"}, "registry schema is up to date")
 
 
@@ -134,147 +158,155 @@ def orgs() -> None:
 
 @orgs.command("create")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def orgs_create(name: str, as_json: bool) -> None:
+@json_option
+@pass_cli
+def orgs_create(obj: CliContext, name: str, as_json: bool) -> None:
     """Create an organization."""
-    org = _services().registry.create_organization(name)
-    _emit(as_json, org_json(org), org.id)
+    org = obj.services().registry.create_organization(name)
+    _emit(as_json, shown(organization_resource(org)), org.id)
 
 
-# -- api keys ---------------------------------------------------------------------------------
+# -- principals: api keys and webhooks --------------------------------------------------------
 
 
-@cli.group()
-def keys() -> None:
-    """API keys."""
+Created = tuple[Principal, dict[str, Any], str]
+"""A new principal, what ``--json`` adds to it (a key's secret), and its text."""
 
 
-@keys.command("create")
-@click.option("--org", required=True, help="Organization id (org_…).")
-@click.option("--name", default="", help="A name to recognise the key by.")
-@click.option("--ttl", default="21600", show_default=True, help="file-url-ttl in seconds.")
-@click.option("--version", "version", default=None, help="Pin an API version now.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def keys_create(org: str, name: str, ttl: str, version: str | None, as_json: bool) -> None:
-    """Create an API key and print its secret, once."""
-    key, secret = _services().registry.create_api_key(
-        _need_id(org, "org", "--org"), name=name, file_url_ttl=validate_ttl(ttl, "--ttl"),
-        api_version=_check_version(version),
-    )
-    _emit(
-        as_json, {**key_json(key), "secret": secret},
-        f"{key.id}\nsecret: {secret}\n(shown once: store it now; only its hash is kept)",
-    )
+@dataclass(frozen=True)
+class PrincipalCommands:
+    """What the ``keys`` and ``webhooks`` groups do differently; everything else they share.
+
+    ``create`` makes the principal from its own options (``create_options``) and returns it
+    with what its ``--json`` adds and its text; ``label`` is the end of its line in ``list``.
+    """
+
+    group: str
+    help: str
+    noun: str
+    prefix: str  # of its ids
+    metavar: str  # of its id argument
+    plural: str  # the key of a list in --json
+    kind: type[Principal]
+    create_help: str
+    create_options: tuple[Callable[[Any], Any], ...]
+    create: Callable[..., Created]
+    label: Callable[[Any], str]
 
 
-@keys.command("list")
-@click.option("--org", required=True, help="Organization id (org_…).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def keys_list(org: str, as_json: bool) -> None:
-    """List an organization's API keys (never their secrets)."""
-    found = _services().registry.list_principals(_need_id(org, "org", "--org"), ApiKey)
-    lines = [
-        f"{k.id}  {k.status:<8} ttl={k.file_url_ttl:<6} version={k.api_version or '-':<10} "
-        f"{k.name}" for k in found
+def principal_group(spec: PrincipalCommands) -> click.Group:
+    """The group of commands on one kind of principal: create, list, revoke, set-ttl and
+    set-version."""
+    group = _Group(spec.group, help=spec.help)
+    noun, metavar = spec.noun, spec.metavar
+
+    def principal_id(value: str) -> str:
+        return _need_id(value, spec.prefix, metavar)
+
+    def create(
+        obj: CliContext, org: str, ttl: str, version: str | None, as_json: bool, **own: Any
+    ) -> None:
+        made, extra, text = spec.create(
+            obj.services().registry, _need_id(org, "org", "--org"),
+            file_url_ttl=validate_ttl(ttl, "--ttl"), api_version=_check_version(version),
+            **own,
+        )
+        _emit(as_json, {**shown(principal_resource(made)), **extra}, text)
+
+    options = [
+        click.option("--org", required=True, help="Organization id (org_…)."),
+        *spec.create_options,
+        click.option(
+            "--ttl", default=str(DEFAULT_FILE_URL_TTL), show_default=True,
+            help="file-url-ttl in seconds (1 to 86400).",
+        ),
+        click.option("--version", "version", default=None, help="Pin an API version now."),
+        json_option,
+        pass_cli,
     ]
-    _emit(as_json, {"api-keys": [key_json(k) for k in found]}, "\n".join(lines))
+    for option in reversed(options):
+        create = option(create)
+    group.command("create", help=spec.create_help)(create)
 
+    @group.command("list", help=f"List an organization's {noun}s.")
+    @click.option("--org", required=True, help="Organization id (org_…).")
+    @json_option
+    @pass_cli
+    def list_(obj: CliContext, org: str, as_json: bool) -> None:
+        found = obj.services().registry.list_principals(_need_id(org, "org", "--org"), spec.kind)
+        lines = [
+            f"{p.id}  {p.status:<8} ttl={p.file_url_ttl:<6} version={p.api_version or '-':<10} "
+            f"{spec.label(p)}" for p in found
+        ]
+        payload = {spec.plural: [shown(principal_resource(p)) for p in found]}
+        _emit(as_json, payload, "\n".join(lines))
 
-@keys.command("revoke")
-@click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def keys_revoke(key: str, as_json: bool) -> None:
-    """Revoke an API key: it stops working and the URLs it minted die."""
-    done = _services().registry.revoke_principal(_need_id(key, "key", "KEY"))
-    _emit(as_json, principal_json(done), f"{done.id} revoked")
-
-
-@keys.command("set-ttl")
-@click.argument("key")
-@click.argument("seconds")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def keys_set_ttl(key: str, seconds: str, as_json: bool) -> None:
-    """Set an API key's file-url-ttl (1 to 86400 seconds)."""
-    done = _services().registry.set_principal_ttl(
-        _need_id(key, "key", "KEY"), validate_ttl(seconds, "SECONDS")
+    @group.command(
+        "revoke", help=f"Revoke the {noun} {metavar} for good: it stops working and the URLs "
+        "minted for it die.",
     )
-    _emit(as_json, principal_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
+    @click.argument("ident", metavar=metavar)
+    @json_option
+    @pass_cli
+    def revoke(obj: CliContext, ident: str, as_json: bool) -> None:
+        done = obj.services().registry.revoke_principal(principal_id(ident))
+        _emit(as_json, shown(principal_resource(done)), f"{done.id} revoked")
 
+    @group.command("set-ttl", help=f"Set the file-url-ttl of {metavar} (1 to 86400 seconds).")
+    @click.argument("ident", metavar=metavar)
+    @click.argument("seconds")
+    @json_option
+    @pass_cli
+    def set_ttl(obj: CliContext, ident: str, seconds: str, as_json: bool) -> None:
+        done = obj.services().registry.set_principal_ttl(
+            principal_id(ident), validate_ttl(seconds, "SECONDS")
+        )
+        text = f"{done.id} file-url-ttl={done.file_url_ttl}"
+        _emit(as_json, shown(principal_resource(done)), text)
 
-@keys.command("set-version")
-@click.argument("key")
-@click.argument("version")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def keys_set_version(key: str, version: str, as_json: bool) -> None:
-    """Pin an API key to an API version."""
-    done = _services().registry.set_principal_version(
-        _need_id(key, "key", "KEY"), _check_version(version, "VERSION")
+    @group.command(
+        "set-version",
+        help=f"Pin {metavar} to an API version: the one a request that names none is served.",
     )
-    _emit(as_json, principal_json(done), f"{done.id} api-version={done.api_version}")
+    @click.argument("ident", metavar=metavar)
+    @click.argument("version")
+    @json_option
+    @pass_cli
+    def set_version(obj: CliContext, ident: str, version: str, as_json: bool) -> None:
+        done = obj.services().registry.set_principal_version(
+            principal_id(ident), _check_version(version, "VERSION")
+        )
+        text = f"{done.id} api-version={done.api_version}"
+        _emit(as_json, shown(principal_resource(done)), text)
+
+    return group
 
 
-# -- webhooks ---------------------------------------------------------------------------------
+def _create_key(registry: Registry, org_id: str, *, name: str, **common: Any) -> Created:
+    key, secret = registry.create_api_key(org_id, name=name, **common)
+    text = f"{key.id}\nsecret: {secret}\n(shown once: store it now; only its hash is kept)"
+    return key, {"secret": secret}, text
 
 
-@cli.group()
-def webhooks() -> None:
-    """Webhooks."""
+def _create_webhook(registry: Registry, org_id: str, *, url: str, **common: Any) -> Created:
+    hook = registry.create_webhook(org_id, url=url, **common)
+    return hook, {}, hook.id
 
 
-@webhooks.command("create")
-@click.option("--org", required=True, help="Organization id (org_…).")
-@click.option("--url", required=True, help="Where the main API delivers the webhook.")
-@click.option("--ttl", default="21600", show_default=True, help="file-url-ttl in seconds.")
-@click.option("--version", "version", default=None, help="Pin an API version now.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def webhooks_create(org: str, url: str, ttl: str, version: str | None, as_json: bool) -> None:
-    """Create a webhook."""
-    hook = _services().registry.create_webhook(
-        _need_id(org, "org", "--org"), url=url, file_url_ttl=validate_ttl(ttl, "--ttl"),
-        api_version=_check_version(version),
-    )
-    _emit(as_json, webhook_json(hook), hook.id)
-
-
-@webhooks.command("list")
-@click.option("--org", required=True, help="Organization id (org_…).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def webhooks_list(org: str, as_json: bool) -> None:
-    """List an organization's webhooks."""
-    found = _services().registry.list_principals(_need_id(org, "org", "--org"), Webhook)
-    lines = [f"{h.id}  {h.status:<8} ttl={h.file_url_ttl:<6} {h.url}" for h in found]
-    _emit(as_json, {"webhooks": [webhook_json(h) for h in found]}, "\n".join(lines))
-
-
-@webhooks.command("revoke")
-@click.argument("webhook")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def webhooks_revoke(webhook: str, as_json: bool) -> None:
-    """Revoke a webhook: the URLs minted in its context die."""
-    done = _services().registry.revoke_principal(_need_id(webhook, "wbh", "WBH"))
-    _emit(as_json, principal_json(done), f"{done.id} revoked")
-
-
-@webhooks.command("set-ttl")
-@click.argument("webhook")
-@click.argument("seconds")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def webhooks_set_ttl(webhook: str, seconds: str, as_json: bool) -> None:
-    """Set a webhook's file-url-ttl (1 to 86400 seconds)."""
-    done = _services().registry.set_principal_ttl(
-        _need_id(webhook, "wbh", "WBH"), validate_ttl(seconds, "SECONDS")
-    )
-    _emit(as_json, principal_json(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
+cli.add_command(principal_group(PrincipalCommands(
+    group="keys", help="API keys.", noun="API key", prefix="key", metavar="KEY",
+    plural="api-keys", kind=ApiKey, create_help="Create an API key and print its secret, once.",
+    create_options=(click.option("--name", default="", help="A name to recognise the key by."),),
+    create=_create_key, label=lambda key: key.name,
+)))
+cli.add_command(principal_group(PrincipalCommands(
+    group="webhooks", help="Webhooks.", noun="webhook", prefix="wbh", metavar="WBH",
+    plural="webhooks", kind=Webhook, create_help="Create a webhook.",
+    create_options=(
+        click.option("--url", required=True, help="Where the main API delivers the webhook."),
+    ),
+    create=_create_webhook, label=lambda hook: hook.url,
+)))
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -292,29 +324,31 @@ def _read_chunks(path: Path, progress: Callable[[int], None]) -> Iterator[bytes]
 @click.option("--org", required=True, help="Organization id (org_…).")
 @click.option("--filename", default=None, help="Name to store (default: the file's name).")
 @click.option("--content-type", default=None, help="Media type (default: guessed).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
+@json_option
+@pass_cli
 def upload(
-    path: str, org: str, filename: str | None, content_type: str | None, as_json: bool
+    obj: CliContext, path: str, org: str, filename: str | None, content_type: str | None,
+    as_json: bool,
 ) -> None:
     """Store a file and register it."""
     source = Path(path)
     name = filename if filename is not None else source.name
     kind = content_type or guess_content_type(name)
-    services = _services()
+    services = obj.services()
+    org_id = _need_id(org, "org", "--org")
     size = source.stat().st_size
     if sys.stderr.isatty() and not as_json:
         with click.progressbar(length=size, label="uploading", file=sys.stderr) as bar:
             file = store_file(
-                services, _need_id(org, "org", "--org"), _read_chunks(source, bar.update),
-                filename=name, content_type=kind,
+                services, org_id, _read_chunks(source, bar.update), filename=name,
+                content_type=kind,
             )
     else:
         file = store_file(
-            services, _need_id(org, "org", "--org"), _read_chunks(source, lambda n: None),
-            filename=name, content_type=kind,
+            services, org_id, _read_chunks(source, lambda n: None), filename=name,
+            content_type=kind,
         )
-    _emit(as_json, file_json(file), file.id)
+    _emit(as_json, shown(file_resource(file)), file.id)
 
 
 @cli.command()
@@ -324,18 +358,18 @@ def upload(
 @click.option("--ttl", default=None, help="Shorter than the principal's file-url-ttl.")
 @click.option("--attachment", is_flag=True, help="Content-Disposition: attachment.")
 @click.option("--version", "version", default=None, help="API version (sets the URL style).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
+@json_option
+@pass_cli
 def mint(
-    file: str, key_id: str | None, webhook_id: str | None, ttl: str | None, attachment: bool,
-    version: str | None, as_json: bool,
+    obj: CliContext, file: str, key_id: str | None, webhook_id: str | None, ttl: str | None,
+    attachment: bool, version: str | None, as_json: bool,
 ) -> None:
     """Print a download URL for FILE."""
     if (key_id is None) == (webhook_id is None):
         raise click.UsageError("give exactly one of --key or --webhook")
-    services = _services()
+    services = obj.services()
     registry = services.registry
-    principal: ApiKey | Webhook
+    principal: Principal
     if key_id is not None:
         principal = registry.get_principal(_need_id(key_id, "key", "--key"), ApiKey)
     else:
@@ -361,13 +395,13 @@ def mint(
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def versions(as_json: bool) -> None:
+@json_option
+@pass_cli
+def versions(obj: CliContext, as_json: bool) -> None:
     """The API versions and their status."""
-    settings = Settings.from_env()
+    settings = obj.get_settings()
     rows = versions_payload(
-        utc_today(SystemClock().now()), settings.version_dates,
+        utc_today(obj.get_clock().now()), settings.version_dates,
         enable_unstable=settings.enable_unstable,
     )
     lines = [
@@ -382,11 +416,11 @@ def versions(as_json: bool) -> None:
 @cli.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
 @click.option("--workers", type=click.IntRange(1, 64), help="[default: FILES_WORKERS, 2]")
-@_fail_cleanly
-def serve(bind: str, workers: int | None) -> None:
+@pass_cli
+def serve(obj: CliContext, bind: str, workers: int | None) -> None:
     """Serve the API and downloads with gunicorn on ``wsgi:app``."""
-    services = _services()  # refuse to start here, in one line, rather than in every worker
-    services.close()
+    services = obj.services()  # refuse to start here, in one line, rather than in every worker
+    obj.close()
     workers = workers or services.settings.workers
     metrics_dir = metrics_dir_for(services.settings.var_dir, bind)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -416,11 +450,11 @@ DEMO_TEXT = (
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_fail_cleanly
-def demo(as_json: bool) -> None:
+@json_option
+@pass_cli
+def demo(obj: CliContext, as_json: bool) -> None:
     """Create a demo organization, API key and file, and print a working URL."""
-    services = _services()
+    services = obj.services()
     registry = services.registry
     org = registry.create_organization("Demo")
     key, secret = registry.create_api_key(org.id, name="demo", api_version=BUNDLE.newest)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..jsonapi import QueryOptions, Resource
-from ..registry.models import ApiKey, File, Organization, Webhook
+from ..registry.models import ApiKey, File, Organization, Principal, Webhook
 from ..registry.sql import Registry
 from ..timefmt import iso
 from .urls import RequestUrls
@@ -44,9 +44,12 @@ RELATIONSHIPS: dict[str, dict[str, str]] = {
 CHECKSUM_ALGORITHM = "sha256"
 
 
-def file_resource(file: File, urls: RequestUrls, options: QueryOptions) -> Resource:
-    """A file in the head shape, its URL freshly minted, but only where the response shows it
-    (a sparse fieldset without ``url`` and ``url-expires-at`` mints nothing)."""
+def file_resource(
+    file: File, urls: RequestUrls | None = None, options: QueryOptions | None = None
+) -> Resource:
+    """A file in the head shape. ``urls`` mints its URL afresh, but only where the response
+    shows it (a sparse fieldset of ``options`` without ``url`` and ``url-expires-at`` mints
+    nothing); without ``urls`` (the command line, which mints for no principal) it has none."""
     attributes: dict[str, Any] = {
         "filename": file.filename,
         "content-type": file.content_type,
@@ -55,14 +58,15 @@ def file_resource(file: File, urls: RequestUrls, options: QueryOptions) -> Resou
         "metadata": file.metadata,
         "created-at": iso(file.created_at),
     }
-    wants_url = options.wants_attribute(FILE, "url")
-    wants_expiry = options.wants_attribute(FILE, "url-expires-at")
-    if wants_url or wants_expiry:
-        minted = urls.current(file)
-        if wants_url:
-            attributes["url"] = minted.url
-        if wants_expiry:
-            attributes["url-expires-at"] = iso(minted.expires_at)
+    if urls is not None:
+        wants_url = options is None or options.wants_attribute(FILE, "url")
+        wants_expiry = options is None or options.wants_attribute(FILE, "url-expires-at")
+        if wants_url or wants_expiry:
+            minted = urls.current(file)
+            if wants_url:
+                attributes["url"] = minted.url
+            if wants_expiry:
+                attributes["url-expires-at"] = iso(minted.expires_at)
     return Resource(
         FILE,
         file.id,
@@ -104,6 +108,13 @@ def webhook_resource(hook: Webhook) -> Resource:
         },
         {"organization": (ORGANIZATION, hook.organization_id)},
     )
+
+
+def principal_resource(principal: Principal) -> Resource:
+    """An API key or a webhook, whichever ``principal`` is."""
+    if isinstance(principal, ApiKey):
+        return api_key_resource(principal)
+    return webhook_resource(principal)
 
 
 def organization_resource(org: Organization) -> Resource:
