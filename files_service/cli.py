@@ -8,6 +8,9 @@ shape, so that the two never disagree. Errors are one line on stderr and exit st
 
 Api-keys and webhooks are both principals: one factory (``principal_group``) makes the
 ``keys`` and ``webhooks`` groups.
+
+Each command imports what it uses when it runs: Flask, SQLAlchemy and boto3 take most of a
+second to load, which ``files-service --help`` and a mistyped command need not wait for.
 """
 
 from __future__ import annotations
@@ -19,26 +22,23 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from .api.resources import file_resource, organization_resource, principal_resource
-from .clock import Clock, SystemClock
 from .errors import FilesError, NotFound, ValidationError
-from .files import guess_content_type, store_file
 from .ids import is_id
-from .jsonapi import Resource
-from .minting import style_for_version
-from .registry import Registry
-from .registry.models import DEFAULT_FILE_URL_TTL, ApiKey, Principal, Webhook
-from .services import Services, build_services
-from .settings import Settings
-from .timefmt import iso
-from .validation import validate_ttl
-from .versioning import BUNDLE, UNSTABLE, VERSIONS, MigrationContext, utc_today, versions_payload
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .jsonapi import Resource
+    from .registry import Registry
+    from .registry.models import File, Principal
+    from .services import Services
+    from .settings import Settings
 
 UPLOAD_CHUNK = 1024 * 1024
+DEFAULT_TTL_HELP = "file-url-ttl in seconds, 1 to 86400 (default: 21600, six hours)."
 
 
 @dataclass
@@ -53,11 +53,15 @@ class CliContext:
 
     def get_settings(self) -> Settings:
         if self.settings is None:
+            from .settings import Settings
+
             self.settings = Settings.from_env()
         return self.settings
 
     def get_clock(self) -> Clock:
         if self.clock is None:
+            from .clock import SystemClock
+
             self.clock = SystemClock()
         return self.clock
 
@@ -65,6 +69,8 @@ class CliContext:
         """The services; with ``check`` the registry must be reachable and its schema
         current (``SchemaMissing`` says to run ``init``)."""
         if self._services is None:
+            from .services import build_services
+
             self._services = build_services(self.get_settings(), clock=self.get_clock())
         if check:
             self._services.registry.check()
@@ -78,13 +84,18 @@ class CliContext:
 
 
 class _Command(click.Command):
-    """A command whose domain errors end as one line on stderr and exit status 1."""
+    """A command whose refusals end as one line on stderr and exit status 1: the domain's
+    errors, and the system's (a file that cannot be read)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FilesError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(
+                f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+            ) from None
 
 
 class _Group(click.Group):
@@ -108,6 +119,8 @@ def _emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
 def shown(resource: Resource) -> dict[str, Any]:
     """A resource as the API's newest version shows it, flattened for the command line: its
     id, its attributes, and the id (or null) of each to-one relationship."""
+    from .versioning import BUNDLE, MigrationContext
+
     obj = BUNDLE.migrate_resource(resource.to_json(), BUNDLE.newest, MigrationContext())
     flat: dict[str, Any] = {"id": obj["id"], **obj["attributes"]}
     for name, relationship in obj.get("relationships", {}).items():
@@ -116,19 +129,35 @@ def shown(resource: Resource) -> dict[str, Any]:
     return flat
 
 
+def _shown_file(file: File) -> dict[str, Any]:
+    from .api.resources import file_resource
+
+    return shown(file_resource(file))
+
+
 def _need_id(value: str, prefix: str, what: str) -> str:
     if not is_id(value, prefix):
         raise ValidationError(what, f"must be an id like {prefix}_… (got {value!r})")
     return value
 
 
-def _check_version(value: str | None, option: str = "--version") -> str | None:
-    if value is None:
-        return None
-    if value not in VERSIONS and value != UNSTABLE:
-        supported = ", ".join(VERSIONS)
-        raise ValidationError(option, f"unknown API version {value!r}; released: {supported}")
-    return value
+def _release(obj: CliContext, value: str, name: str) -> str:
+    """The release the API would serve for ``value`` (§6: a date that is not a release means
+    the release on or before it); one line naming ``name`` where the API would refuse it."""
+    from .jsonapi import ApiError
+    from .versioning import release_for, utc_today
+    from .versioning.resolve import RetiredPolicy
+
+    settings = obj.get_settings()
+    try:
+        return release_for(
+            value, name=name, today=utc_today(obj.get_clock().now()),
+            version_dates=settings.version_dates,
+            retired_policy=cast("RetiredPolicy", settings.retired_versions),
+            enable_unstable=settings.enable_unstable,
+        )
+    except ApiError as error:
+        raise click.ClickException(error.detail) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,8 +173,21 @@ def cli(ctx: click.Context) -> None:
 @pass_cli
 def init(obj: CliContext, as_json: bool) -> None:
     """Create or migrate the registry schema (safe to run again)."""
-    obj.services(check=False).registry.init()
-    _emit(as_json, {"status": "ok"}, "registry schema is up to date")
+    from .registry import SCHEMA_VERSION
+
+    done = obj.services(check=False).registry.init()
+    text = {
+        "created": f"registry schema created (version {done.version})",
+        "migrated": f"registry schema migrated from version {done.previous} to {done.version}",
+        "current": f"registry schema is current (version {done.version}): nothing to do",
+        "newer": f"registry schema is at version {done.version}, newer than this release's "
+        f"{SCHEMA_VERSION}: left as it is",
+    }[done.outcome]
+    payload = {
+        "status": done.outcome, "schema-version": done.version,
+        "previous-schema-version": done.previous,
+    }
+    _emit(as_json, payload, text)
 
 
 # -- organizations ---------------------------------------------------------------------------
@@ -162,14 +204,29 @@ def orgs() -> None:
 @pass_cli
 def orgs_create(obj: CliContext, name: str, as_json: bool) -> None:
     """Create an organization."""
+    from .api.resources import organization_resource
+
     org = obj.services().registry.create_organization(name)
     _emit(as_json, shown(organization_resource(org)), org.id)
+
+
+@orgs.command("list")
+@json_option
+@pass_cli
+def orgs_list(obj: CliContext, as_json: bool) -> None:
+    """List every organization, oldest first."""
+    from .api.resources import organization_resource
+
+    found = [shown(organization_resource(org))
+             for org in obj.services().registry.list_organizations()]
+    lines = [f"{org['id']}  {org['created-at']}  {org['name']}" for org in found]
+    _emit(as_json, {"organizations": found}, "\n".join(lines))
 
 
 # -- principals: api keys and webhooks --------------------------------------------------------
 
 
-Created = tuple[Principal, dict[str, Any], str]
+Created = tuple["Principal", dict[str, Any], str]
 """A new principal, what ``--json`` adds to it (a key's secret), and its text."""
 
 
@@ -184,10 +241,9 @@ class PrincipalCommands:
     group: str
     help: str
     noun: str
-    prefix: str  # of its ids
+    prefix: str  # of its ids: "key" or "wbh"
     metavar: str  # of its id argument
     plural: str  # the key of a list in --json
-    kind: type[Principal]
     create_help: str
     create_options: tuple[Callable[[Any], Any], ...]
     create: Callable[..., Created]
@@ -203,23 +259,30 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     def principal_id(value: str) -> str:
         return _need_id(value, spec.prefix, metavar)
 
+    def json_of(principal: Principal) -> dict[str, Any]:
+        from .api.resources import principal_resource
+
+        return shown(principal_resource(principal))
+
     def create(
-        obj: CliContext, org: str, ttl: str, version: str | None, as_json: bool, **own: Any
+        obj: CliContext, org: str, ttl: str | None, version: str | None, as_json: bool,
+        **own: Any,
     ) -> None:
-        made, extra, text = spec.create(
-            obj.services().registry, _need_id(org, "org", "--org"),
-            file_url_ttl=validate_ttl(ttl, "--ttl"), api_version=_check_version(version),
-            **own,
-        )
-        _emit(as_json, {**shown(principal_resource(made)), **extra}, text)
+        from .validation import validate_ttl
+
+        org_id = _need_id(org, "org", "--org")
+        common: dict[str, Any] = {}
+        if ttl is not None:
+            common["file_url_ttl"] = validate_ttl(ttl, "--ttl")
+        if version is not None:
+            common["api_version"] = _release(obj, version, "--version")
+        made, extra, text = spec.create(obj.services().registry, org_id, **common, **own)
+        _emit(as_json, {**json_of(made), **extra}, text)
 
     options = [
         click.option("--org", required=True, help="Organization id (org_…)."),
         *spec.create_options,
-        click.option(
-            "--ttl", default=str(DEFAULT_FILE_URL_TTL), show_default=True,
-            help="file-url-ttl in seconds (1 to 86400).",
-        ),
+        click.option("--ttl", default=None, help=DEFAULT_TTL_HELP),
         click.option("--version", "version", default=None, help="Pin an API version now."),
         json_option,
         pass_cli,
@@ -233,13 +296,17 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @json_option
     @pass_cli
     def list_(obj: CliContext, org: str, as_json: bool) -> None:
-        found = obj.services().registry.list_principals(_need_id(org, "org", "--org"), spec.kind)
+        from .registry.models import ApiKey, Webhook
+
+        registry = obj.services().registry
+        org_id = _need_id(org, "org", "--org")
+        registry.get_organization(org_id)  # an unknown one is an error, not an empty list
+        found = registry.list_principals(org_id, ApiKey if spec.prefix == "key" else Webhook)
         lines = [
             f"{p.id}  {p.status:<8} ttl={p.file_url_ttl:<6} version={p.api_version or '-':<10} "
             f"{spec.label(p)}" for p in found
         ]
-        payload = {spec.plural: [shown(principal_resource(p)) for p in found]}
-        _emit(as_json, payload, "\n".join(lines))
+        _emit(as_json, {spec.plural: [json_of(p) for p in found]}, "\n".join(lines))
 
     @group.command(
         "revoke", help=f"Revoke the {noun} {metavar} for good: it stops working and the URLs "
@@ -250,7 +317,7 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @pass_cli
     def revoke(obj: CliContext, ident: str, as_json: bool) -> None:
         done = obj.services().registry.revoke_principal(principal_id(ident))
-        _emit(as_json, shown(principal_resource(done)), f"{done.id} revoked")
+        _emit(as_json, json_of(done), f"{done.id} revoked")
 
     @group.command("set-ttl", help=f"Set the file-url-ttl of {metavar} (1 to 86400 seconds).")
     @click.argument("ident", metavar=metavar)
@@ -258,11 +325,12 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @json_option
     @pass_cli
     def set_ttl(obj: CliContext, ident: str, seconds: str, as_json: bool) -> None:
+        from .validation import validate_ttl
+
         done = obj.services().registry.set_principal_ttl(
             principal_id(ident), validate_ttl(seconds, "SECONDS")
         )
-        text = f"{done.id} file-url-ttl={done.file_url_ttl}"
-        _emit(as_json, shown(principal_resource(done)), text)
+        _emit(as_json, json_of(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
 
     @group.command(
         "set-version",
@@ -273,11 +341,11 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @json_option
     @pass_cli
     def set_version(obj: CliContext, ident: str, version: str, as_json: bool) -> None:
+        ident = principal_id(ident)
         done = obj.services().registry.set_principal_version(
-            principal_id(ident), _check_version(version, "VERSION")
+            ident, _release(obj, version, "VERSION")
         )
-        text = f"{done.id} api-version={done.api_version}"
-        _emit(as_json, shown(principal_resource(done)), text)
+        _emit(as_json, json_of(done), f"{done.id} api-version={done.api_version}")
 
     return group
 
@@ -295,13 +363,13 @@ def _create_webhook(registry: Registry, org_id: str, *, url: str, **common: Any)
 
 cli.add_command(principal_group(PrincipalCommands(
     group="keys", help="API keys.", noun="API key", prefix="key", metavar="KEY",
-    plural="api-keys", kind=ApiKey, create_help="Create an API key and print its secret, once.",
+    plural="api-keys", create_help="Create an API key and print its secret, once.",
     create_options=(click.option("--name", default="", help="A name to recognise the key by."),),
     create=_create_key, label=lambda key: key.name,
 )))
 cli.add_command(principal_group(PrincipalCommands(
     group="webhooks", help="Webhooks.", noun="webhook", prefix="wbh", metavar="WBH",
-    plural="webhooks", kind=Webhook, create_help="Create a webhook.",
+    plural="webhooks", create_help="Create a webhook.",
     create_options=(
         click.option("--url", required=True, help="Where the main API delivers the webhook."),
     ),
@@ -310,6 +378,63 @@ cli.add_command(principal_group(PrincipalCommands(
 
 
 # -- files ------------------------------------------------------------------------------------
+
+
+@cli.group("files")
+def files_group() -> None:
+    """Files, for an operator: no API key needed."""
+
+
+@files_group.command("list")
+@click.option("--org", required=True, help="Organization id (org_…).")
+@json_option
+@pass_cli
+def files_list(obj: CliContext, org: str, as_json: bool) -> None:
+    """List an organization's files, newest first."""
+    registry = obj.services().registry
+    org_id = _need_id(org, "org", "--org")
+    registry.get_organization(org_id)  # an unknown one is an error, not an empty list
+    found: list[File] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = registry.list_files(org_id, limit=100, after=cursor)
+        found += page
+        if cursor is None:
+            break
+    payload = [_shown_file(file) for file in found]
+    lines = [
+        f"{file['id']}  {file['byte-size']:>12}  {file['created-at']}  {file['filename']}"
+        for file in payload
+    ]
+    _emit(as_json, {"files": payload}, "\n".join(lines))
+
+
+@files_group.command("show")
+@click.argument("file_id", metavar="FILE")
+@json_option
+@pass_cli
+def files_show(obj: CliContext, file_id: str, as_json: bool) -> None:
+    """Show a file (its URLs are minted with `mint`)."""
+    file = obj.services().registry.get_file(_need_id(file_id, "file", "FILE"))
+    payload = _shown_file(file)
+    lines = [
+        f"{name + ':':<14} {'-' if value is None else value}" if not isinstance(value, dict)
+        else f"{name + ':':<14} {json.dumps(value, ensure_ascii=False)}"
+        for name, value in payload.items()
+    ]
+    _emit(as_json, payload, "\n".join(lines))
+
+
+@files_group.command("delete")
+@click.argument("file_id", metavar="FILE")
+@json_option
+@pass_cli
+def files_delete(obj: CliContext, file_id: str, as_json: bool) -> None:
+    """Delete a file and its object, as the API's DELETE does: every URL to it dies."""
+    from .files import delete_file
+
+    file = delete_file(obj.services(), _need_id(file_id, "file", "FILE"))
+    _emit(as_json, _shown_file(file), f"{file.id} deleted")
 
 
 def _read_chunks(path: Path, progress: Callable[[int], None]) -> Iterator[bytes]:
@@ -331,6 +456,8 @@ def upload(
     as_json: bool,
 ) -> None:
     """Store a file and register it."""
+    from .files import guess_content_type, store_file
+
     source = Path(path)
     name = filename if filename is not None else source.name
     kind = content_type or guess_content_type(name)
@@ -348,7 +475,7 @@ def upload(
             services, org_id, _read_chunks(source, lambda n: None), filename=name,
             content_type=kind,
         )
-    _emit(as_json, shown(file_resource(file)), file.id)
+    _emit(as_json, _shown_file(file), file.id)
 
 
 @cli.command()
@@ -357,7 +484,10 @@ def upload(
 @click.option("--webhook", "webhook_id", default=None, help="Mint in a webhook's context.")
 @click.option("--ttl", default=None, help="Shorter than the principal's file-url-ttl.")
 @click.option("--attachment", is_flag=True, help="Content-Disposition: attachment.")
-@click.option("--version", "version", default=None, help="API version (sets the URL style).")
+@click.option(
+    "--version", "version", default=None,
+    help="API version (sets the URL style); a date means the release on or before it.",
+)
 @json_option
 @pass_cli
 def mint(
@@ -365,8 +495,17 @@ def mint(
     attachment: bool, version: str | None, as_json: bool,
 ) -> None:
     """Print a download URL for FILE."""
+    from .minting import effective_ttl, style_for_version
+    from .registry.models import ACTIVE, ApiKey, Webhook
+    from .timefmt import iso
+    from .validation import validate_ttl
+    from .versioning import BUNDLE
+
     if (key_id is None) == (webhook_id is None):
         raise click.UsageError("give exactly one of --key or --webhook")
+    # The options first: a bad one is refused before the registry is asked anything.
+    chosen = None if version is None else _release(obj, version, "--version")
+    requested = None if ttl is None else validate_ttl(ttl, "--ttl")
     services = obj.services()
     registry = services.registry
     principal: Principal
@@ -375,16 +514,16 @@ def mint(
     else:
         hook_id = _need_id(webhook_id or "", "wbh", "--webhook")
         principal = registry.get_principal(hook_id, Webhook)
-    if principal.status != "active":
+    if principal.status != ACTIVE:
         raise ValidationError(principal.id, "is revoked; it cannot mint URLs")
     record = registry.get_file(_need_id(file, "file", "FILE"))
     if record.organization_id != principal.organization_id:
         raise NotFound("file", file)
-    chosen = _check_version(version) or principal.api_version or BUNDLE.newest
     minted = services.minter.mint(
-        record, principal, style=style_for_version(chosen),
+        record, principal,
+        style=style_for_version(chosen or principal.api_version or BUNDLE.newest),
         disposition="attachment" if attachment else "inline",
-        ttl=None if ttl is None else validate_ttl(ttl, "--ttl"),
+        ttl=effective_ttl(principal, requested, "--ttl"),
     )
     services.metrics.urls_minted.labels(minted.style).inc()
     _emit(
@@ -399,6 +538,8 @@ def mint(
 @pass_cli
 def versions(obj: CliContext, as_json: bool) -> None:
     """The API versions and their status."""
+    from .versioning import utc_today, versions_payload
+
     settings = obj.get_settings()
     rows = versions_payload(
         utc_today(obj.get_clock().now()), settings.version_dates,
@@ -454,6 +595,10 @@ DEMO_TEXT = (
 @pass_cli
 def demo(obj: CliContext, as_json: bool) -> None:
     """Create a demo organization, API key and file, and print a working URL."""
+    from .files import store_file
+    from .timefmt import iso
+    from .versioning import BUNDLE
+
     services = obj.services()
     registry = services.registry
     org = registry.create_organization("Demo")

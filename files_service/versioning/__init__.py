@@ -3,7 +3,8 @@
 - ``bundle``: ``VersionChange``, ``VersionBundle``, ``MigrationContext``.
 - ``changes/``: one module per dated change, named for its date.
 - ``released``: ``BUNDLE``, the released versions and their changes.
-- ``resolve``: ``resolve_version``, ``parse_version_dates``, ``deprecation_headers``.
+- ``resolve``: ``resolve_version``, ``release_for``, ``parse_version_dates``,
+  ``deprecation_headers``.
 - ``changelog``: ``render_changelog`` and ``versions_payload``.
 """
 
@@ -15,6 +16,7 @@ from .resolve import (
     VersionDates,
     deprecation_headers,
     parse_version_dates,
+    release_for,
     resolve_version,
     utc_today,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "VersionDates",
     "deprecation_headers",
     "parse_version_dates",
+    "release_for",
     "render_changelog",
     "resolve_version",
     "utc_today",

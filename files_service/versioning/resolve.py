@@ -153,6 +153,25 @@ def resolve_version(
     return rules.resolution(rules.newest_out(), None, explicit=False, needs_pin=True)
 
 
+def release_for(
+    requested: str,
+    *,
+    name: str,
+    today: date,
+    versions: Sequence[str] = VERSIONS,
+    version_dates: Mapping[str, VersionDates] | None = None,
+    retired_policy: RetiredPolicy = "reject",
+    enable_unstable: bool = False,
+) -> str:
+    """The version served where a request names ``requested``, by the same rules: a release
+    itself, the newest release on or before a well-formed date that is not one, ``unstable``
+    where enabled, and under ``fall-forward`` the oldest supported release for a retired one.
+    For callers outside a request (the command line): ``ApiError`` (400) otherwise, whose
+    detail names ``name`` (such as ``--version``) where a request's names the header."""
+    rules = _Rules(tuple(versions), version_dates or {}, today, retired_policy, enable_unstable)
+    return rules.serve(requested, name)
+
+
 @dataclass(frozen=True)
 class _Rules:
     versions: tuple[str, ...]
@@ -185,8 +204,9 @@ class _Rules:
         )
 
     def serve(self, requested: str, source: str) -> str:
-        """The release that serves ``requested``; ``ApiError`` where it cannot be served."""
-        what = _sentence(_NAMES[source])
+        """The release that serves ``requested``; ``ApiError`` where it cannot be served.
+        ``source`` is a key of ``_NAMES``, or any other name to show as it is."""
+        what = _sentence(_NAMES.get(source, source))
         if requested == UNSTABLE:
             if not self.enable_unstable:
                 raise self.error(

@@ -16,6 +16,7 @@ from files_service.versioning.resolve import (
     VersionDates,
     deprecation_headers,
     parse_version_dates,
+    release_for,
     resolve_version,
     utc_today,
 )
@@ -220,6 +221,31 @@ def test_retired_version_falls_forward_to_the_oldest_supported() -> None:
              for v in ("2025-06-01", "2023-01-05", "2022-09-01")}
     assert resolve(header="2023-01-05", version_dates=every,
                    retired_policy="fall-forward").version == "2025-06-01"
+
+
+def test_release_for_reads_a_version_as_a_request_would() -> None:
+    """Outside a request (the command line), the same rules, naming the caller's option."""
+    for asked in ("2022-09-01", "2023-01-04", "2023-01-05", "2025-05-31", "2026-07-01"):
+        assert release_for(asked, name="--version", today=TODAY) == resolve(header=asked).version
+    today = date(2027, 1, 2)
+    assert release_for("2022-12-31", name="--version", today=today, version_dates=DATES,
+                       retired_policy="fall-forward") == "2023-01-05"
+    for asked, says in [
+        ("2026-07-02", "--version names 2026-07-02, a date in the future."),
+        ("2022-08-31", "--version names 2022-08-31, before the first version (2022-09-01)."),
+        ("v2", "--version must be a date as YYYY-MM-DD or 'unstable', not 'v2'."),
+        ("unstable", "--version asks for 'unstable', which is not enabled."),
+    ]:
+        with pytest.raises(ApiError) as caught:
+            release_for(asked, name="--version", today=TODAY)
+        assert caught.value.detail.startswith(says)
+        assert caught.value.source is None
+    with pytest.raises(ApiError) as caught:
+        release_for("2022-09-01", name="VERSION", today=today, version_dates=DATES)
+    assert caught.value.code == "retired_api_version"
+    assert caught.value.detail.startswith("VERSION names 2022-09-01, served as 2022-09-01")
+    assert release_for("unstable", name="--version", today=TODAY, enable_unstable=True) == (
+        "unstable")
 
 
 @pytest.mark.parametrize(
