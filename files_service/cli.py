@@ -106,6 +106,7 @@ class _Group(click.Group):
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout, for scripts."
 )
+org_option = click.option("--org", required=True, help="Organization id (org_…).")
 pass_cli = click.make_pass_decorator(CliContext)
 
 
@@ -139,6 +140,15 @@ def _need_id(value: str, prefix: str, what: str) -> str:
     if not is_id(value, prefix):
         raise ValidationError(what, f"must be an id like {prefix}_… (got {value!r})")
     return value
+
+
+def _listed_org(obj: CliContext, org: str) -> tuple[Registry, str]:
+    """The registry and the id ``--org`` gives, of an organization that exists: a listing of
+    an unknown one is an error, not an empty list."""
+    registry = obj.services().registry
+    org_id = _need_id(org, "org", "--org")
+    registry.get_organization(org_id)
+    return registry, org_id
 
 
 def _release(obj: CliContext, value: str, name: str) -> str:
@@ -280,7 +290,7 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
         _emit(as_json, {**json_of(made), **extra}, text)
 
     options = [
-        click.option("--org", required=True, help="Organization id (org_…)."),
+        org_option,
         *spec.create_options,
         click.option("--ttl", default=None, help=DEFAULT_TTL_HELP),
         click.option("--version", "version", default=None, help="Pin an API version now."),
@@ -292,15 +302,13 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     group.command("create", help=spec.create_help)(create)
 
     @group.command("list", help=f"List an organization's {noun}s.")
-    @click.option("--org", required=True, help="Organization id (org_…).")
+    @org_option
     @json_option
     @pass_cli
     def list_(obj: CliContext, org: str, as_json: bool) -> None:
         from .registry.models import ApiKey, Webhook
 
-        registry = obj.services().registry
-        org_id = _need_id(org, "org", "--org")
-        registry.get_organization(org_id)  # an unknown one is an error, not an empty list
+        registry, org_id = _listed_org(obj, org)
         found = registry.list_principals(org_id, ApiKey if spec.prefix == "key" else Webhook)
         lines = [
             f"{p.id}  {p.status:<8} ttl={p.file_url_ttl:<6} version={p.api_version or '-':<10} "
@@ -386,14 +394,12 @@ def files_group() -> None:
 
 
 @files_group.command("list")
-@click.option("--org", required=True, help="Organization id (org_…).")
+@org_option
 @json_option
 @pass_cli
 def files_list(obj: CliContext, org: str, as_json: bool) -> None:
     """List an organization's files, newest first."""
-    registry = obj.services().registry
-    org_id = _need_id(org, "org", "--org")
-    registry.get_organization(org_id)  # an unknown one is an error, not an empty list
+    registry, org_id = _listed_org(obj, org)
     found: list[File] = []
     cursor: str | None = None
     while True:
@@ -446,7 +452,7 @@ def _read_chunks(path: Path, progress: Callable[[int], None]) -> Iterator[bytes]
 
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.option("--org", required=True, help="Organization id (org_…).")
+@org_option
 @click.option("--filename", default=None, help="Name to store (default: the file's name).")
 @click.option("--content-type", default=None, help="Media type (default: guessed).")
 @json_option

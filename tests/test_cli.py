@@ -96,6 +96,17 @@ def one_line_error(result: Result) -> str:
     return lines[0]
 
 
+def org_key_file(
+    run: Run, tmp_path: Path, *key_options: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A new organization, an API key of it (made with ``key_options``) and a small file."""
+    org = as_json(run("orgs", "create", "Acme", "--json"))
+    key = as_json(run("keys", "create", "--org", org["id"], *key_options, "--json"))
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    return org, key, as_json(run("upload", str(source), "--org", org["id"], "--json"))
+
+
 def download_path(url: str) -> str:
     return url.removeprefix("https://files.example.com").removeprefix("https://api.example.com")
 
@@ -265,11 +276,7 @@ def test_upload_and_mint_then_download(
 
 
 def test_mint_longer_than_the_ttl_is_refused(run: Run, tmp_path: Path) -> None:
-    org = as_json(run("orgs", "create", "Acme", "--json"))
-    key = as_json(run("keys", "create", "--org", org["id"], "--ttl", "60", "--json"))
-    source = tmp_path / "a.txt"
-    source.write_text("a")
-    file = as_json(run("upload", str(source), "--org", org["id"], "--json"))
+    _, key, file = org_key_file(run, tmp_path, "--ttl", "60")
     for ttl in ("61", "30000"):
         error = one_line_error(run("mint", file["id"], "--key", key["id"], "--ttl", ttl, ok=False))
         assert error.startswith("Error: --ttl: may not exceed the file-url-ttl of")
@@ -296,11 +303,7 @@ def test_mint_version_is_read_as_the_api_reads_it(
     run: Run, tmp_path: Path, asked: str, style: str
 ) -> None:
     """A well-formed date that is not a release means the release on or before it (§6)."""
-    org = as_json(run("orgs", "create", "Acme", "--json"))
-    key = as_json(run("keys", "create", "--org", org["id"], "--json"))
-    source = tmp_path / "a.txt"
-    source.write_text("a")
-    file = as_json(run("upload", str(source), "--org", org["id"], "--json"))
+    _, key, file = org_key_file(run, tmp_path)
     minted = as_json(run("mint", file["id"], "--key", key["id"], "--version", asked, "--json"))
     assert minted["style"] == style
 
@@ -318,11 +321,7 @@ def test_mint_version_is_read_as_the_api_reads_it(
 def test_a_version_the_api_refuses_is_one_line(
     run: Run, tmp_path: Path, asked: str, says: str
 ) -> None:
-    org = as_json(run("orgs", "create", "Acme", "--json"))
-    key = as_json(run("keys", "create", "--org", org["id"], "--json"))
-    source = tmp_path / "a.txt"
-    source.write_text("a")
-    file = as_json(run("upload", str(source), "--org", org["id"], "--json"))
+    org, key, file = org_key_file(run, tmp_path)
     for command in (
         ["mint", file["id"], "--key", key["id"], "--version", asked],
         ["keys", "create", "--org", org["id"], "--version", asked],
