@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from .errors import FilesError, NotFound, ValidationError
-from .ids import is_id
+from .ids import SECRET_PREFIX, is_id
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .registry.models import File, Principal
     from .services import Services
     from .settings import Settings
+    from .versioning.resolve import RetiredPolicy
 
 UPLOAD_CHUNK = 1024 * 1024
 DEFAULT_TTL_HELP = "file-url-ttl in seconds, 1 to 86400 (default: 21600, six hours)."
@@ -137,9 +138,15 @@ def _shown_file(file: File) -> dict[str, Any]:
 
 
 def _need_id(value: str, prefix: str, what: str) -> str:
-    if not is_id(value, prefix):
-        raise ValidationError(what, f"must be an id like {prefix}_… (got {value!r})")
-    return value
+    """``value``, where it is an id with ``prefix``; an error naming ``what`` otherwise, which
+    never repeats an API key secret given by mistake (stderr may well be a CI log)."""
+    if is_id(value, prefix):
+        return value
+    if value.startswith(SECRET_PREFIX):
+        got = "an API key secret, which is not repeated here"
+    else:
+        got = repr(value if len(value) <= 40 else value[:37] + "...")
+    raise ValidationError(what, f"must be an id like {prefix}_… (got {got})")
 
 
 def _listed_org(obj: CliContext, org: str) -> tuple[Registry, str]:
@@ -156,7 +163,6 @@ def _release(obj: CliContext, value: str, name: str) -> str:
     the release on or before it); one line naming ``name`` where the API would refuse it."""
     from .jsonapi import ApiError
     from .versioning import release_for, utc_today
-    from .versioning.resolve import RetiredPolicy
 
     settings = obj.get_settings()
     try:

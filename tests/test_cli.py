@@ -203,6 +203,19 @@ def test_bad_ttl_is_refused_not_clamped(run: Run, group: str, ttl: str) -> None:
     assert as_json(run(group, "list", "--org", org["id"], "--json"))[plural] == []
 
 
+def test_a_secret_given_for_an_id_is_not_repeated(run: Run) -> None:
+    org = as_json(run("orgs", "create", "Acme", "--json"))
+    secret = as_json(run("keys", "create", "--org", org["id"], "--json"))["secret"]
+    for command in (["keys", "revoke", secret], ["keys", "set-ttl", secret, "60"],
+                    ["mint", "file_" + "x" * 22, "--key", secret]):
+        result = run(*command, ok=False)
+        error = one_line_error(result)
+        assert "an API key secret, which is not repeated here" in error
+        assert secret[4:] not in result.output + result.stderr
+    assert as_json(run("keys", "list", "--org", org["id"], "--json"))["api-keys"][0][
+        "status"] == "active"
+
+
 def test_unknown_ids_and_versions_are_one_line_errors(run: Run) -> None:
     assert "KEY" in one_line_error(run("keys", "revoke", "key_doesnotexist", ok=False))
     org = as_json(run("orgs", "create", "Acme", "--json"))
