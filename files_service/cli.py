@@ -152,8 +152,8 @@ def _need_id(value: str, prefix: str, what: str) -> str:
 def _listed_org(obj: CliContext, org: str) -> tuple[Registry, str]:
     """The registry and the id ``--org`` gives, of an organization that exists: a listing of
     an unknown one is an error, not an empty list."""
-    registry = obj.services().registry
     org_id = _need_id(org, "org", "--org")
+    registry = obj.services().registry
     registry.get_organization(org_id)
     return registry, org_id
 
@@ -330,7 +330,8 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @json_option
     @pass_cli
     def revoke(obj: CliContext, ident: str, as_json: bool) -> None:
-        done = obj.services().registry.revoke_principal(principal_id(ident))
+        ident = principal_id(ident)
+        done = obj.services().registry.revoke_principal(ident)
         _emit(as_json, json_of(done), f"{done.id} revoked")
 
     @group.command("set-ttl", help=f"Set the file-url-ttl of {metavar} (1 to 86400 seconds).")
@@ -341,9 +342,8 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     def set_ttl(obj: CliContext, ident: str, seconds: str, as_json: bool) -> None:
         from .validation import validate_ttl
 
-        done = obj.services().registry.set_principal_ttl(
-            principal_id(ident), validate_ttl(seconds, "SECONDS")
-        )
+        ident, ttl = principal_id(ident), validate_ttl(seconds, "SECONDS")
+        done = obj.services().registry.set_principal_ttl(ident, ttl)
         _emit(as_json, json_of(done), f"{done.id} file-url-ttl={done.file_url_ttl}")
 
     @group.command(
@@ -355,10 +355,8 @@ def principal_group(spec: PrincipalCommands) -> click.Group:
     @json_option
     @pass_cli
     def set_version(obj: CliContext, ident: str, version: str, as_json: bool) -> None:
-        ident = principal_id(ident)
-        done = obj.services().registry.set_principal_version(
-            ident, _release(obj, version, "VERSION")
-        )
+        ident, release = principal_id(ident), _release(obj, version, "VERSION")
+        done = obj.services().registry.set_principal_version(ident, release)
         _emit(as_json, json_of(done), f"{done.id} api-version={done.api_version}")
 
     return group
@@ -427,7 +425,8 @@ def files_list(obj: CliContext, org: str, as_json: bool) -> None:
 @pass_cli
 def files_show(obj: CliContext, file_id: str, as_json: bool) -> None:
     """Show a file (its URLs are minted with `mint`)."""
-    file = obj.services().registry.get_file(_need_id(file_id, "file", "FILE"))
+    file_id = _need_id(file_id, "file", "FILE")
+    file = obj.services().registry.get_file(file_id)
     payload = _shown_file(file)
     lines = [
         f"{name + ':':<14} {'-' if value is None else value}" if not isinstance(value, dict)
@@ -445,7 +444,8 @@ def files_delete(obj: CliContext, file_id: str, as_json: bool) -> None:
     """Delete a file and its object, as the API's DELETE does: every URL to it dies."""
     from .files import delete_file
 
-    file = delete_file(obj.services(), _need_id(file_id, "file", "FILE"))
+    file_id = _need_id(file_id, "file", "FILE")
+    file = delete_file(obj.services(), file_id)
     _emit(as_json, _shown_file(file), f"{file.id} deleted")
 
 
@@ -473,8 +473,8 @@ def upload(
     source = Path(path)
     name = filename if filename is not None else source.name
     kind = content_type or guess_content_type(name)
-    services = obj.services()
     org_id = _need_id(org, "org", "--org")
+    services = obj.services()
     size = source.stat().st_size
     if sys.stderr.isatty() and not as_json:
         with click.progressbar(length=size, label="uploading", file=sys.stderr) as bar:
@@ -515,20 +515,21 @@ def mint(
 
     if (key_id is None) == (webhook_id is None):
         raise click.UsageError("give exactly one of --key or --webhook")
-    # The options first: a bad one is refused before the registry is asked anything.
+    # The arguments first: a bad one is refused before the registry is asked anything.
+    file = _need_id(file, "file", "FILE")
+    kind: type[Principal]
+    if key_id is not None:
+        kind, principal_id = ApiKey, _need_id(key_id, "key", "--key")
+    else:
+        kind, principal_id = Webhook, _need_id(webhook_id or "", "wbh", "--webhook")
     chosen = None if version is None else _release(obj, version, "--version")
     requested = None if ttl is None else validate_ttl(ttl, "--ttl")
     services = obj.services()
     registry = services.registry
-    principal: Principal
-    if key_id is not None:
-        principal = registry.get_principal(_need_id(key_id, "key", "--key"), ApiKey)
-    else:
-        hook_id = _need_id(webhook_id or "", "wbh", "--webhook")
-        principal = registry.get_principal(hook_id, Webhook)
+    principal = registry.get_principal(principal_id, kind)
     if principal.status != ACTIVE:
         raise ValidationError(principal.id, "is revoked; it cannot mint URLs")
-    record = registry.get_file(_need_id(file, "file", "FILE"))
+    record = registry.get_file(file)
     if record.organization_id != principal.organization_id:
         raise NotFound("file", file)
     minted = services.minter.mint(

@@ -499,6 +499,24 @@ def test_settings_come_from_the_environment_without_obj(env: dict[str, str]) -> 
     assert Path(env["FILES_DATABASE_URL"].removeprefix("sqlite:///")).is_file()
 
 
+def test_each_command_imports_what_it_needs_in_a_fresh_process(env: dict[str, str]) -> None:
+    """Commands import lazily, so each must work as the first thing a process runs (the
+    click runner shares one interpreter across tests, which can hide an import cycle)."""
+    entry = [sys.executable, "-c", "from files_service.cli import main; main()"]
+    for args, says in [
+        (["keys", "create", "--org", "org_" + "x" * 22, "--ttl", "0"], "--ttl"),
+        (["mint", "file_" + "x" * 22, "--key", "key_" + "x" * 22, "--version", "v1"],
+         "--version must be a date"),
+        (["files", "show", "report.pdf"], "FILE"),
+    ]:
+        done = subprocess.run(
+            [*entry, *args], env={**os.environ, **env}, capture_output=True, text=True
+        )
+        assert done.returncode == 1, done.stderr
+        assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+        assert says in done.stderr
+
+
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["init"], env={**env, "FILES_DELIVERY": "pigeon"})
     assert one_line_error(result) == (
