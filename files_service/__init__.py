@@ -3,16 +3,15 @@
 ``create_app`` wires settings, registry, storage, tokens and the blueprints; ``wsgi.py`` exposes
 the result as ``app`` for any WSGI server.
 
-Importing the package loads nothing but the settings: the pure core (``tokens``, ``jsonapi``,
-``versioning``, ``delivery``, ``validation``) can be imported without Flask, SQLAlchemy or boto3
-(``tests/test_import_purity.py`` proves it), so ``create_app`` imports the edges it wires when
-it is called."""
+Importing the package loads nothing: the pure core (``tokens``, ``jsonapi``, ``versioning``,
+``delivery``, ``validation``) can be imported without Flask, SQLAlchemy or boto3
+(``tests/test_import_purity.py`` proves it), and the command line without even the settings
+(``files-service --help`` stays fast), so ``create_app`` imports what it wires when it is
+called, and ``Settings`` is loaded when first asked for."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from .settings import Settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from .ratelimit import FailureLimiter
     from .registry import Registry
     from .services import Services
+    from .settings import Settings
     from .storage import Storage
 
 __all__ = ["Settings", "create_app", "get_rate_limiter", "get_services"]
@@ -49,6 +49,7 @@ def create_app(
     from .reasons import StandardReasons
     from .redact import configure_logging
     from .services import build_services
+    from .settings import Settings
 
     configure_logging()
     settings = settings or Settings.from_env()
@@ -98,3 +99,12 @@ def get_services(app: Flask) -> Services:
 def get_rate_limiter(app: Flask) -> FailureLimiter | None:
     """The app's limiter of failed attempts (``FILES_RATE_LIMIT``), or ``None`` where off."""
     return app.extensions.get(RATE_LIMIT_EXTENSION)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from files_service import Settings`` keeps working, without loading it on every import.
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
