@@ -108,6 +108,7 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object on stdout, for scripts."
 )
 org_option = click.option("--org", required=True, help="Organization id (org_…).")
+file_argument = click.argument("file_id", metavar="FILE")
 pass_cli = click.make_pass_decorator(CliContext)
 
 
@@ -420,14 +421,13 @@ def files_list(obj: CliContext, org: str, as_json: bool) -> None:
 
 
 @files_group.command("show")
-@click.argument("file_id", metavar="FILE")
+@file_argument
 @json_option
 @pass_cli
 def files_show(obj: CliContext, file_id: str, as_json: bool) -> None:
     """Show a file (its URLs are minted with `mint`)."""
-    file_id = _need_id(file_id, "file", "FILE")
-    file = obj.services().registry.get_file(file_id)
-    payload = _shown_file(file)
+    file_id = _need_id(file_id, "file", "FILE")  # before the registry is asked anything
+    payload = _shown_file(obj.services().registry.get_file(file_id))
     lines = [
         f"{name + ':':<14} {'-' if value is None else value}" if not isinstance(value, dict)
         else f"{name + ':':<14} {json.dumps(value, ensure_ascii=False)}"
@@ -437,7 +437,7 @@ def files_show(obj: CliContext, file_id: str, as_json: bool) -> None:
 
 
 @files_group.command("delete")
-@click.argument("file_id", metavar="FILE")
+@file_argument
 @json_option
 @pass_cli
 def files_delete(obj: CliContext, file_id: str, as_json: bool) -> None:
