@@ -85,7 +85,9 @@ def test_serve_exits_in_one_line(case, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["init"], ["orgs", "create", "Acme"], ["demo"], ["keys", "list", "--org", "org_x"]]
+    "command",
+    # A well-formed id: the command line refuses a malformed one before it opens the database.
+    [["init"], ["orgs", "create", "Acme"], ["demo"], ["keys", "list", "--org", "org_" + "x" * 22]],
 )
 def test_cli_commands_refuse_an_unusable_sqlite_path_in_one_line(command, tmp_path):
     variables, names = _bad_settings(tmp_path)["sqlite-path-through-a-file"]
