@@ -1,17 +1,16 @@
 """Shared fixtures: a movable clock, settings on a real SQLite file and a local storage
-directory under ``tmp_path``, apps built from them, a small world (org, key, file), and one
-moto S3 server over real HTTP for the whole session (storage, download and e2e tests)."""
+directory under ``tmp_path``, apps built from them, a small world (org, key, file), one moto
+S3 server over real HTTP for the whole session (storage, download and e2e tests), real
+servers and nginx on loopback ports (tests/servers.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 from flask import Flask
 from moto.server import ThreadedMotoServer
 
@@ -21,11 +20,18 @@ from files_service.files import store_file
 from files_service.registry import Registry
 from files_service.registry.models import ApiKey, File, Organization
 from files_service.services import Services
-from files_service.settings import Settings, SigningKey
+from files_service.settings import Settings
 from files_service.storage import Storage
+from files_service.tokens import SigningKey
+from tests.servers import (
+    NGINX,
+    Nginx,
+    Server,
+    documented_server,
+    new_server,
+    start_nginx,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 SIGNING_KEY = SigningKey("k1", b"test-signing-secret-of-32-bytes!!")
 
 
@@ -39,22 +45,6 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-# Dummy credentials of the moto server, for clients built without the environment.
-S3_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "region_name": "us-east-1",
-}
-
-
-def s3_client(endpoint: str) -> Any:
-    """A boto3 client of an S3 endpoint with the dummy credentials (no environment read)."""
-    return boto3.session.Session(**S3_CREDENTIALS).client(
-        "s3", endpoint_url=endpoint,
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )
 
 
 @pytest.fixture
@@ -138,3 +128,47 @@ def make_world(services: Services, filename: str = "report.pdf", content: bytes 
 @pytest.fixture
 def world(services: Services) -> World:
     return make_world(services)
+
+
+def path_of(url: str) -> str:
+    """The path and query of ``url``: what a test client or a raw request asks for."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def sample(services: Services, name: str, **labels: str) -> float:
+    """The value of one metric sample of the app (0 where it has none yet)."""
+    return services.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """New servers (``files-service serve``, schema made, not started), each with its own
+    settings overrides; all stopped at the end."""
+    made: list[Server] = []
+
+    def make(**overrides: str) -> Server:
+        made.append(new_server(tmp_path, **overrides))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def make_nginx(tmp_path: Path) -> Iterator[Callable[..., Nginx]]:
+    """nginx on ``port`` running the docs/delivery.md block ``config`` with its example
+    addresses and paths replaced; all stopped at the end."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (Debian package nginx; .ci/run installs it)")
+    started: list[Nginx] = []
+
+    def make(port: int, config: str, replacements: Mapping[str, str]) -> Nginx:
+        block = documented_server(config, port, replacements)
+        started.append(start_nginx(tmp_path / f"nginx-{port}", block, [port]))
+        return started[-1]
+
+    yield make
+    for nginx in started:
+        nginx.stop()

@@ -1,5 +1,5 @@
 """Fixtures for the abuse tests: the API client of tests/api (every response checked against
-the official JSON:API schema) as the world's key, and helpers to read the app's metrics."""
+the official JSON:API schema) as the world's key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from files_service.services import Services
 from tests.api.conftest import ApiClient, official_schema
 from tests.conftest import World
 
@@ -23,8 +22,3 @@ def validate() -> Any:
 def api(app: Flask, validate: Any, world: World) -> ApiClient:
     """The API as the world's API key (pinned to 2025-06-01)."""
     return ApiClient(app, validate, world.secret)
-
-
-def sample(services: Services, name: str, **labels: str) -> float:
-    """The value of one metric sample of the app (0 where it has none yet)."""
-    return services.metrics.registry.get_sample_value(name, labels) or 0.0

@@ -19,8 +19,7 @@ from sqlalchemy import event
 import files_service.registry.sql as registry_sql
 from files_service.metrics import AUTH_FAILURE_KINDS
 from files_service.services import Services
-from tests.abuse.conftest import sample
-from tests.conftest import World
+from tests.conftest import World, sample
 
 
 @dataclass

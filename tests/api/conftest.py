@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 
 from files_service.registry.models import ApiKey, Organization
 from files_service.services import Services
-from tests.conftest import World, make_world
+from tests.conftest import World, make_world, sample
 
 _spec = importlib.util.spec_from_file_location(
     "tests_jsonapi_official_schema",
@@ -159,10 +159,7 @@ def error_of(response: TestResponse) -> dict[str, Any]:
 
 def minted(services: Services, style: str) -> float:
     """The ``files_urls_minted`` counter of ``style``."""
-    value = services.metrics.registry.get_sample_value(
-        "files_urls_minted_total", {"style": style}
-    )
-    return value or 0.0
+    return sample(services, "files_urls_minted_total", style=style)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from flask import Flask
 from files_service import get_services
 from files_service.services import Services
 from files_service.storage import ReadStream, S3Storage, Storage
-from tests.conftest import World, make_world, s3_client
+from tests.conftest import World, make_world
+from tests.servers import s3_client
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from flask import Flask
 from files_service import get_services
 from files_service.errors import StorageUnavailable
 from files_service.storage import MemoryStorage, S3Storage
-from tests.conftest import make_world, s3_client
-from tests.download.test_current import error_of, path_of
-from tests.e2e.conftest import free_port
+from tests.conftest import make_world, path_of
+from tests.download.test_current import error_of
+from tests.servers import free_port, s3_client
 
 BIG = bytes(range(256)) * 4096  # 1 MiB: several storage chunks
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from werkzeug.http import http_date
 
+from tests.conftest import path_of
 from tests.download.conftest import Backend
-from tests.download.test_current import path_of
 
 SIZE = 16384  # tests.conftest.CONTENT
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from files_service.files import register_file
-from tests.e2e.conftest import Server, free_port, server_env
 from tests.e2e.faultapp import FAIL_AFTER
+from tests.servers import Server, free_port, server_env
 
 pytestmark = pytest.mark.e2e
 

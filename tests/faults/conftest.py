@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 
 def _pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
@@ -25,12 +26,6 @@ def _pg_bin() -> Path | None:
         return Path(found[-1]).parent
     pg_ctl = shutil.which("pg_ctl")
     return Path(pg_ctl).parent if pg_ctl else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -79,7 +74,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         root.chmod(0o755)
         if user:
             shutil.chown(root, user)
-        server = PrivatePostgres(bin_dir, root / "data", _free_port(), user)
+        server = PrivatePostgres(bin_dir, root / "data", free_port(), user)
         server._run(
             "initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )

@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from tests.conftest import s3_client
-from tests.e2e.conftest import AWS_ENV, Server, free_port, server_env
+from tests.servers import AWS_ENV, Server, new_server, s3_client
 
 PREFIX = "faults/objects"
 
@@ -37,12 +36,11 @@ class S3Served:
 
     @property
     def port(self) -> int:
-        return int(urlsplit(self.server.base).port or 0)
+        return self.server.port
 
     def worker(self) -> psutil.Process:
         """The one gunicorn worker (``files-service serve`` became the master)."""
-        assert self.server.proc is not None
-        (worker,) = psutil.Process(self.server.proc.pid).children()
+        (worker,) = psutil.Process(self.server.pid).children()
         return worker
 
     def connections_to_storage(self) -> list[Any]:
@@ -85,18 +83,14 @@ def serve_on_s3(
     s3 = s3_client(moto_endpoint)
     bucket = f"faults-{uuid.uuid4().hex}"
     s3.create_bucket(Bucket=bucket)
-    port = free_port()
-    env = server_env(
-        tmp_path, port,
-        FILES_STORAGE=f"s3://{bucket}/{PREFIX}",
-        FILES_S3_ENDPOINT_URL=moto_endpoint,
-        FILES_S3_CONNECT_TIMEOUT="5",
-        FILES_S3_READ_TIMEOUT="20",
+    server = new_server(tmp_path, **{
+        "FILES_STORAGE": f"s3://{bucket}/{PREFIX}",
+        "FILES_S3_ENDPOINT_URL": moto_endpoint,
+        "FILES_S3_CONNECT_TIMEOUT": "5",
+        "FILES_S3_READ_TIMEOUT": "20",
         **AWS_ENV,
-    )
-    env.update(settings)
-    server = Server(f"http://127.0.0.1:{port}", env, tmp_path / f"server-{port}.log")
-    server.cli("init")
+        **settings,
+    })
     org = server.cli_json("orgs", "create", "Faults")
     key = server.cli_json("keys", "create", "--org", org["id"], "--version", "2025-06-01")
     server.start(workers=1, wsgi=wsgi)

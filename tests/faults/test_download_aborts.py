@@ -26,9 +26,8 @@ import pytest
 
 from files_service.files import store_file
 from files_service.storage import S3Storage
-from tests.conftest import s3_client
-from tests.e2e.conftest import Server, free_port, server_env
 from tests.faults.s3_server import PREFIX, S3Served, serve_on_s3, wait_until
+from tests.servers import Server, free_port, s3_client, server_env
 
 pytestmark = pytest.mark.e2e
 

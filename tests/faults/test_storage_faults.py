@@ -7,22 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
 from files_service import get_services
 from files_service.storage import S3Storage
+from tests.conftest import path_of
 
 TIMEOUT = 1.0  # connect and read timeouts given to the storage client
 # Every attempt (botocore retries a timed-out request) may take a full read timeout; well
 # under this bound means "failed fast", far over it would mean a hung worker.
 BOUND = 5 * TIMEOUT
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 @pytest.fixture
