@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from files_service.storage.s3 import DEFAULT_MAX_WAITING, PROBE_TIMEOUT
-from tests.faults.s3_server import S3Served, serve_on_s3, wait_until
+from tests.faults.served import S3Served, serve_on_s3, wait_until
 from tests.servers import free_port, spawn, stop_process, wait_for_port
 
 READ_TIMEOUT = 6.0  # what the server under test is given; PROBE_TIMEOUT is much shorter

@@ -1,10 +1,13 @@
-"""A real server (``files-service serve``, or gunicorn with the service's own settings on a
-test app wrapping the service) with one worker, on S3 storage (the session's moto server),
-for the fault tests of clients that go away: raw sockets to the server, the bucket read back
-with boto3, and what the worker process holds seen through psutil."""
+"""Real servers for the fault tests, one worker each: ``files-service serve``, or gunicorn with
+the service's own settings on tests/faults/faultapp.py (faults by key, read streams counted),
+on local storage or on S3 (the session's moto server); what they say over HTTP (the open
+streams, a metric), the bucket read back with boto3, and what the worker process holds seen
+through psutil."""
 
 from __future__ import annotations
 
+import http.client
+import re
 import socket
 import time
 import uuid
@@ -17,9 +20,69 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from files_service.files import register_file
 from tests.servers import AWS_ENV, Server, new_server, s3_client
 
 PREFIX = "faults/objects"
+MIB = 1024 * 1024
+FAULTAPP = "tests.faults.faultapp:make()"
+
+
+def get_text(server: Server, path: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def open_streams(server: Server) -> int:
+    """How many storage streams the worker of a faultapp server has open."""
+    return int(get_text(server, "/_test/open-streams"))
+
+
+def metric(server: Server, name: str, **labels: str) -> float:
+    """One sample of the server's ``/metrics`` (0 where it has none yet)."""
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    series = f"{name}{{{selector}}}" if labels else name
+    match = re.search(rf"^{re.escape(series)} ([0-9.e+]+)$", get_text(server, "/metrics"),
+                      re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 15) -> None:
+    """Poll ``condition`` (the server works on its own time; nothing here waits on a clock)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def serve_faults(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """The faultapp on local storage, and the URL of a file for each case: ``fail-open``
+    (10 bytes), ``fail-after`` (2 MiB) and ``ok`` (64 MiB: more than the socket buffers
+    hold, so that a download of it is under way until it is read)."""
+    server = new_server(tmp_path)
+    services = server.services()
+    try:
+        org = services.registry.create_organization("Faults")
+        key, _ = services.registry.create_api_key(org.id, name="faults")
+        urls = {}
+        for name, size in (("fail-open/a.bin", 10), ("fail-after/b.bin", 2 * MIB),
+                           ("ok/huge.bin", 64 * MIB)):
+            services.storage.write(name, [bytes(size)])
+            file = register_file(services, org.id, name, filename=name.split("/")[1],
+                                 content_type="application/octet-stream")
+            urls[name.split("/")[0]] = services.minter.mint(file, key).url
+    finally:
+        services.close()
+    server.start(workers=1, wsgi=FAULTAPP)
+    try:
+        yield server, urls
+    finally:
+        server.stop()
 
 
 @dataclass
@@ -63,14 +126,6 @@ class S3Served:
         """How many lines of the server's log hold ``needle``."""
         return sum(needle in line for line in self.server.log.read_text(errors="replace")
                    .splitlines())
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 15) -> None:
-    """Poll ``condition`` (the server works on its own time; nothing here waits on a clock)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
-        time.sleep(0.05)
 
 
 @contextmanager
