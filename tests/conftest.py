@@ -1,13 +1,16 @@
 """Shared fixtures: a movable clock, settings on a real SQLite file and a local storage
 directory under ``tmp_path``, apps built from them, a small world (org, key, file), one moto
 S3 server over real HTTP for the whole session (storage, download and e2e tests), real
-servers and nginx on loopback ports (tests/servers.py)."""
+servers and nginx on loopback ports (tests/servers.py), and ``validate``, the official
+JSON:API schema."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +28,7 @@ from files_service.storage import Storage
 from files_service.tokens import SigningKey
 from tests.servers import (
     NGINX,
+    REPO,
     Nginx,
     Server,
     documented_server,
@@ -32,6 +36,8 @@ from tests.servers import (
     start_nginx,
 )
 
+# The official JSON:API schema lives beside the repository, not in it (SPEC §7).
+SHARED_JSONAPI = REPO.parent / "shared" / "jsonapi"
 SIGNING_KEY = SigningKey("k1", b"test-signing-secret-of-32-bytes!!")
 
 
@@ -139,6 +145,33 @@ def path_of(url: str) -> str:
 def sample(services: Services, name: str, **labels: str) -> float:
     """The value of one metric sample of the app (0 where it has none yet)."""
     return services.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+Validate = Callable[[Any], None]
+
+
+@pytest.fixture(scope="session")
+def validate() -> Validate:
+    """A function asserting that a document is a valid JSON:API response, loaded from
+    ``../shared/jsonapi`` by path with its ``compat.load_validator()``; skips the test where
+    that folder is missing."""
+    compat_path = SHARED_JSONAPI / "compat.py"
+    if not compat_path.is_file():
+        pytest.skip(f"the official JSON:API schema is not available: {SHARED_JSONAPI} does "
+                    "not exist (it lives beside the repository, not in it)")
+    spec = importlib.util.spec_from_file_location("shared_jsonapi_compat", compat_path)
+    assert spec is not None and spec.loader is not None
+    compat = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compat)
+    validator = compat.load_validator(str(SHARED_JSONAPI / "schema-1.0.json"))
+
+    def check(document: Any) -> None:
+        problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+        assert not problems, "\n".join(
+            f"{'/'.join(map(str, p.absolute_path)) or '<root>'}: {p.message}" for p in problems
+        )
+
+    return check
 
 
 @pytest.fixture
