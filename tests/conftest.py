@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from moto.server import ThreadedMotoServer
 
 from files_service import create_app, get_services
 from files_service.clock import ManualClock
@@ -44,6 +43,8 @@ SIGNING_KEY = SigningKey("k1", b"test-signing-secret-of-32-bytes!!")
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """The URL of a moto S3 server on a free local port, shared by the whole session."""
+    from moto.server import ThreadedMotoServer  # imported here: it costs every start a second
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
