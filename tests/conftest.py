@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from files_service import create_app, get_services
 from files_service.clock import ManualClock
@@ -71,6 +73,16 @@ def base_settings(tmp_path: Path) -> Settings:
     )
 
 
+class BufferedClient(FlaskClient):
+    """The test client of the apps built here: it reads each response whole and closes it, as
+    a WSGI server does once the body is sent, so that no storage stream is left for the
+    garbage collector. A test that reads a body as a stream passes ``buffered=False`` and
+    closes the response itself."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> TestResponse:
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def make_app(base_settings: Settings, clock: ManualClock) -> Iterator[Callable[..., Flask]]:
     """Build apps (schema initialized) from ``base_settings`` with overrides."""
@@ -85,6 +97,7 @@ def make_app(base_settings: Settings, clock: ManualClock) -> Iterator[Callable[.
             registry.init()
         app = create_app(settings, clock=clock, registry=registry, storage=storage)
         app.config["TESTING"] = True
+        app.test_client_class = BufferedClient
         built.append(get_services(app))
         return app
 

@@ -120,7 +120,7 @@ def test_upload_and_mint_then_download(run, env, tmp_path):
 
     app = create_app(Settings.from_env(env))
     path = minted["url"].removeprefix("http://127.0.0.1:8000")
-    response = app.test_client().get(path)
+    response = app.test_client().get(path, buffered=True)
     assert response.status_code == 200
     assert response.data == source.read_bytes()
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -153,7 +153,8 @@ def test_versions(run):
 def test_demo_prints_a_working_url(run, env):
     demo = as_json(run("demo", "--json"))
     app = create_app(Settings.from_env(env))
-    response = app.test_client().get(demo["url"].removeprefix("http://127.0.0.1:8000"))
+    response = app.test_client().get(demo["url"].removeprefix("http://127.0.0.1:8000"),
+                                     buffered=True)
     assert response.status_code == 200
     assert response.data.startswith(b"Hello from files_service!")
 
