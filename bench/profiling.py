@@ -13,9 +13,7 @@ py-spy reads other processes' memory: it needs root or ``ptrace`` rights.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -24,11 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import wrk
 from bench.common import (
     MIB,
     ROOT,
-    VENV_BIN,
     FamilyResult,
     RunConfig,
     calls_for,
@@ -36,8 +32,10 @@ from bench.common import (
     read_and_discard,
     time_calls,
 )
-from bench.lab import Lab
+from bench.downloads import caller, service_app
+from bench.lab import S3_BUCKET, Lab
 from bench.minting import JSON_API, batch_path
+from tests.servers import BIN, Server, s3_client
 
 # Areas of a worker's stacks, each matched by substrings of its frames (inclusive: a sample
 # counts in every area one of whose frames it contains). Indented names are parts of the one
@@ -66,10 +64,6 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "ThreadWorker.wait_for_and_dispatch_events", "ThreadWorker.accept",
         "ThreadWorker.murder_keepalived", "ThreadWorker.on_client_socket_readable")),
 )
-
-
-def py_spy() -> str | None:
-    return shutil.which("py-spy", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def summarise(raw: Path) -> dict[str, Any]:
@@ -104,99 +98,67 @@ def summarise(raw: Path) -> dict[str, Any]:
 def record(
     pid: int, seconds: int, out: Path, fmt: str, gil: bool
 ) -> subprocess.CompletedProcess[str]:
-    binary = py_spy()
-    assert binary is not None
-    argv = [
-        binary, "record", "--subprocesses", "--nonblocking", "-p", str(pid), "-d", str(seconds),
-        "-r", "100", "-f", fmt, "-o", str(out),
-    ]
-    if gil:
-        argv.append("--gil")
+    argv = [str(BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "-p", str(pid),
+            "-d", str(seconds), "-r", "100", "-f", fmt, "-o", str(out), *(["--gil"] if gil else [])]
     return subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
 
 
 def run(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    profile: dict[str, Any] = {"files": {}}
-    if py_spy() is None:
-        result.unavailable["py-spy"] = (
-            "py-spy is not installed (pip install -r bench/requirements.txt)"
-        )
-    else:
-        profile["py_spy"] = worker_profile(lab, config, result, out_dir, profile["files"])
-        profile["s3_stream"] = s3_stream_profile(lab, config, result, out_dir, profile["files"])
-    handler_profile(lab, config, out_dir, profile["files"], result)
+    files: dict[str, str] = {}
+    profile: dict[str, Any] = {"files": files}
+    # The 4 KiB stream path under wrk: two raw views and the flamegraph.
+    url = lab.url("stream", "small")
+    sessions = (("gil", "raw"), ("wall", "raw"), ("gil", "flamegraph"))
+    seconds = config.profile_seconds
+    profile["py_spy"], loaded = spy(
+        lab.stream, "stream-4k", sessions, seconds, result, out_dir, files,
+        lambda stop: config.load(url, seconds=len(sessions) * (seconds + 2) + 2))
+    if loaded is not None:
+        profile["py_spy"]["rps_under_profiler"] = loaded.rps
+    # The S3 stream workers while the big object is downloaded again and again (the
+    # big-s3-throughput path).
+    s3_url = lab.s3_stream.base + lab.s3_file("big").url_path
+
+    def downloads(stop: threading.Event) -> None:
+        deadline = time.monotonic() + seconds + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            read_and_discard(s3_url)
+
+    profile["s3_stream"], _ = spy(lab.s3_stream, "s3-stream", (("gil", "raw"), ("wall", "raw")),
+                                  max(3, seconds // 2), result, out_dir, files, downloads)
+    handler_profile(lab, config, result, out_dir, files)
     handler_parts(lab, config, result)
     write_memory(lab, config, result)
     return profile
 
 
-def worker_profile(
-    lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path, files: dict[str, str]
-) -> dict[str, Any]:
-    url = lab.url("stream", "small")
-    seconds = config.profile_seconds
-    sessions = (("gil", "raw", True), ("wall", "raw", False), ("gil", "flamegraph", True))
-    load_seconds = len(sessions) * (seconds + 2) + 2
+def spy(server: Server, stem: str, sessions: tuple[tuple[str, str], ...], seconds: int,
+        result: FamilyResult, out_dir: Path, files: dict[str, str],
+        load: Callable[[threading.Event], Any]) -> tuple[dict[str, Any], Any]:
+    """py-spy ``sessions`` (view, format) of ``server``'s workers, one after the other, while
+    ``load(stop)`` runs in a thread: the raw views summarised, and what ``load`` returned."""
+    stop = threading.Event()
     loaded: dict[str, Any] = {}
-
-    def load() -> None:
-        loaded["wrk"] = wrk.run(url, seconds=load_seconds, threads=config.wrk_threads,
-                                connections=config.wrk_connections)
-
-    thread = threading.Thread(target=load, name="wrk-under-profile")
+    thread = threading.Thread(target=lambda: loaded.update(result=load(stop)))
     thread.start()
     summary: dict[str, Any] = {}
     try:
         time.sleep(1)
-        for view, fmt, gil in sessions:
-            suffix = "svg" if fmt == "flamegraph" else "txt"
-            out = out_dir / f"stream-4k.{view}.{suffix}"
-            done = record(lab.stream.process.pid, seconds, out, fmt, gil)
+        for view, fmt in sessions:
+            out = out_dir / f"{stem}.{view}.{'svg' if fmt == 'flamegraph' else 'txt'}"
+            done = record(server.pid, seconds, out, fmt, gil=view == "gil")
             if done.returncode != 0 or not out.exists():
-                result.notes.append(f"py-spy ({view}, {fmt}) failed: {done.stderr.strip()[-300:]}")
+                result.notes.append(f"py-spy ({stem}, {view}, {fmt}) failed: "
+                                    f"{done.stderr.strip()[-300:]}")
                 continue
-            files[f"py-spy {view} {fmt}"] = _shown(out)
+            files[f"py-spy {stem} {view} {fmt}"] = _shown(out)
             if fmt == "raw":
                 summary[view] = summarise(out)
     finally:
-        thread.join()
-    if "wrk" in loaded:
-        summary["rps_under_profiler"] = loaded["wrk"].rps
-    return summary
-
-
-def s3_stream_profile(
-    lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path, files: dict[str, str]
-) -> dict[str, Any]:
-    """py-spy of the S3 stream server's workers while the big object is downloaded again and
-    again (the big-s3-throughput path)."""
-    url = lab.s3_stream.base + lab.s3_file("big").url_path
-    seconds = max(3, config.profile_seconds // 2)
-    stop = threading.Event()
-
-    def load() -> None:
-        deadline = time.monotonic() + seconds + 30
-        while not stop.is_set() and time.monotonic() < deadline:
-            read_and_discard(url)
-
-    thread = threading.Thread(target=load, name="s3-downloads-under-profile")
-    thread.start()
-    summary: dict[str, Any] = {}
-    try:
-        time.sleep(0.5)
-        for view, gil in (("gil", True), ("wall", False)):
-            out = out_dir / f"s3-stream.{view}.txt"
-            done = record(lab.s3_stream.process.pid, seconds, out, "raw", gil)
-            if done.returncode != 0 or not out.exists():
-                result.notes.append(f"py-spy (S3 stream, {view}) failed: {done.stderr[-300:]}")
-                continue
-            files[f"py-spy s3-stream {view}"] = _shown(out)
-            summary[view] = summarise(out)
-    finally:
         stop.set()
         thread.join()
-    return summary
+    return summary, loaded.get("result")
 
 
 def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
@@ -204,39 +166,28 @@ def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     fed in the upload decoder's 64 KiB pieces: what the worker's RSS growth is made of."""
     import tracemalloc
 
-    from bench.baselines.boto3_direct import AWS_ENV
-    from bench.lab import S3_BUCKET
     from files_service.storage import LocalStorage, S3Storage
 
     size = 64 * MIB if not config.quick else 16 * MIB
     piece = bytes(64 * 1024)
-    saved = {k: os.environ.get(k) for k in AWS_ENV}
-    os.environ.update(AWS_ENV)
-    try:
-        storages = {
-            "local": LocalStorage(lab.workdir / "write-memory"),
-            "s3": S3Storage(S3_BUCKET, "write-memory", lab.moto.endpoint),
-        }
-        for name, storage in storages.items():
-            storage.write("warm", iter([piece] * 16))
-            tracemalloc.start()
-            try:
-                storage.write("probe", iter([piece] * (size // len(piece))))
-                _, peak = tracemalloc.get_traced_memory()
-            finally:
-                tracemalloc.stop()
-            storage.delete("probe")
-            storage.delete("warm")
-            result.measurement(
-                f"write.{name}", f"{type(storage).__name__}.write of {size // MIB} MiB: peak "
-                "Python allocations (tracemalloc)", "MiB",
-            ).add({"peak_mib": peak / MIB})
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    storages = {
+        "local": LocalStorage(lab.workdir / "write-memory"),
+        "s3": S3Storage(S3_BUCKET, "write-memory", client=s3_client(lab.moto)),
+    }
+    for name, storage in storages.items():
+        storage.write("warm", iter([piece] * 16))
+        tracemalloc.start()
+        try:
+            storage.write("probe", iter([piece] * (size // len(piece))))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        storage.delete("probe")
+        storage.delete("warm")
+        result.measurement(
+            f"write.{name}", f"{type(storage).__name__}.write of {size // MIB} MiB: peak "
+            "Python allocations (tracemalloc)", "MiB",
+        ).add({"peak_mib": peak / MIB})
 
 
 def _pyinstrument(
@@ -262,20 +213,14 @@ def _pyinstrument(
     log(f"  pyinstrument: {calls} calls of {stem} profiled -> {text}")
 
 
-def handler_profile(
-    lab: Lab, config: RunConfig, out_dir: Path, files: dict[str, str], result: FamilyResult
-) -> None:
+def handler_profile(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path,
+                    files: dict[str, str]) -> None:
     """pyinstrument over many in-process calls of the service's WSGI app: a 4 KiB stream
     download, and the batch retrieval of the API (GET /api/v1/files?filter[id]=…)."""
-    if importlib.util.find_spec("pyinstrument") is None:
-        result.unavailable["pyinstrument"] = "pyinstrument is not installed"
-        return
-    from bench.downloads import _caller, service_app
-
     seconds = 3 if not config.quick else 0.5
     app: Any = service_app(lab)
     url = "http://127.0.0.1" + lab.local_file("small").url_path
-    _pyinstrument(_caller(app, url), seconds, out_dir, "download-4k", files)
+    _pyinstrument(caller(app, url), seconds, out_dir, "download-4k", files)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {lab.local.key_secret}", "Accept": JSON_API}
     ids = lab.batch_ids()
@@ -288,24 +233,17 @@ def handler_profile(
                 raise RuntimeError(f"in-process GET {path[:40]} answered {response.status}")
             return len(response.data)
 
-        try:
-            get()
-        except RuntimeError as exc:
-            result.unavailable[stem] = str(exc)
-            continue
         _pyinstrument(get, seconds, out_dir, stem, files)
         number = calls_for(get, config.inproc_seconds * 2)
         for _ in range(config.inproc_rounds):
-            result.measurement(
-                f"part.{stem}", f"{stem}: one request, in-process (Flask test client)", "µs"
-            ).add({"us": time_calls(get, number) * 1e6})
+            result.measurement(f"part.{stem}", f"{stem}: one request, in-process (Flask test "
+                               "client)", "µs").add({"us": time_calls(get, number) * 1e6})
 
 
 def handler_parts(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     """Each part of the 4 KiB stream path timed alone, in-process (µs per call)."""
     from werkzeug.http import http_date
 
-    from bench.downloads import _caller, service_app
     from files_service import get_services
     from files_service.delivery import cache_control, content_disposition, evaluate
 
@@ -335,7 +273,7 @@ def handler_parts(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     key_path = str(lab.local.local_root) + "/" + file.storage_key
     parts: dict[str, tuple[str, Callable[[], object]]] = {
         "whole": ("the whole WSGI call (4 KiB, stream)",
-                  _caller(app, "http://127.0.0.1" + stored.url_path)),
+                  caller(app, "http://127.0.0.1" + stored.url_path)),
         "verify": ("TokenService.verify",
                    lambda: services.tokens.verify(token, filename=stored.name)),
         "cache": ("RegistryCache.principal + .file (hits)",

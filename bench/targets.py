@@ -16,7 +16,6 @@ class Figure:
     family: str
     key: str  # measurement key within the family
     metric: str
-    worst: bool = False  # judge on the worst run rather than the median (memory bounds)
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,10 @@ class Target:
     id: str
     text: str
     numerator: Figure
-    op: str  # ">=" or "<="
+    op: str  # ">=", "<=" or "<"
     threshold: float
     unit: str  # X for ratios, "MiB" for bounds
-    denominator: Figure | None = None  # None: an absolute bound
+    denominator: Figure | None = None  # None: an absolute bound, judged on the worst run
 
 
 def _ratio(
@@ -38,7 +37,7 @@ def _ratio(
 
 
 def _rss(id: str, text: str, family: str, key: str) -> Target:
-    return Target(id, text, Figure(family, key, "rss_growth_mib", worst=True), "<", 20.0, "MiB")
+    return Target(id, text, Figure(family, key, "rss_growth_mib"), "<", 20.0, "MiB")
 
 
 TARGETS: tuple[Target, ...] = (
@@ -96,11 +95,10 @@ def paired_ratio(
 
 
 def _measurement(families: dict[str, Any], figure: Figure) -> tuple[dict[str, Any] | None, str]:
+    """The figure's measurement, or None and why it is missing."""
     family = families.get(figure.family)
     if family is None:
         return None, f"the {figure.family} family was not run"
-    if figure.key in family.get("unavailable", {}):
-        return None, family["unavailable"][figure.key]
     if family.get("error"):
         return None, f"the {figure.family} family failed: {family['error']}"
     measurement = family["measurements"].get(figure.key)
@@ -109,37 +107,20 @@ def _measurement(families: dict[str, Any], figure: Figure) -> tuple[dict[str, An
     return measurement, ""
 
 
-def _value(families: dict[str, Any], figure: Figure) -> tuple[float | None, str]:
-    """The figure's value, or None and why it is missing."""
-    family = families.get(figure.family)
-    if family is None:
-        return None, f"the {figure.family} family was not run"
-    if figure.key in family.get("unavailable", {}):
-        return None, family["unavailable"][figure.key]
-    measurement = family["measurements"].get(figure.key)
-    if measurement is None:
-        return None, f"{figure.key} was not measured"
-    if figure.worst:
-        values = [r[figure.metric] for r in measurement["runs"] if figure.metric in r]
-        return (max(values) if values else None), "no runs"
-    value = measurement["median"].get(figure.metric)
-    return (value if value is not None and not math.isnan(value) else None), "no runs"
-
-
 def evaluate(target: Target, families: dict[str, Any]) -> dict[str, Any]:
     """The target's verdict: status, measured value, and the margin in words."""
     row: dict[str, Any] = {
         "id": target.id, "text": target.text, "op": target.op, "threshold": target.threshold,
         "unit": target.unit, "family": target.numerator.family,
     }
-    value: float | None
-    if target.denominator is None:
-        value, why = _value(families, target.numerator)
+    value: float | None = None
+    numerator, why = _measurement(families, target.numerator)
+    if target.denominator is None:  # an absolute bound, judged on the worst run
+        if numerator is not None:
+            value = max(r[target.numerator.metric] for r in numerator["runs"])
     else:
-        numerator, why = _measurement(families, target.numerator)
         denominator, why_den = _measurement(families, target.denominator)
         why = why or why_den
-        value = None
         if numerator is not None and denominator is not None:
             value = paired_ratio(numerator, denominator, target.numerator.metric)
     if value is None:

@@ -1,69 +1,67 @@
 """Refused keys and tokens (issue #6): an unknown and a wrong API key take the very same code
-path (one hash, one lookup, the same SQL), get byte-identical answers, and every refusal is
-counted in ``files_auth_failures_total`` under a fixed kind, with no secret in any label.
+path (one lookup of the secret's hash, the same SQL), get byte-identical answers, and every
+refusal is counted in ``files_auth_failures_total`` under a fixed kind, with no secret in any
+label.
 
-The sameness is proven by counting what runs, not by timing it: a timing assertion would be
-flaky, and the lookup by hash makes the work independent of the secret by construction."""
+The sameness is proven by what reaches the database, not by timing it: a timing assertion
+would be flaky, and the lookup by hash makes the work independent of the secret by
+construction. Every statement a request runs is recorded, with its parameters, from
+SQLAlchemy's engine events."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-import files_service.registry.sql as registry_sql
+from files_service.ids import hash_secret
 from files_service.metrics import AUTH_FAILURE_KINDS
 from files_service.services import Services
-from tests.abuse.conftest import sample
-from tests.conftest import World
+from tests.conftest import World, sample
 
 
-@dataclass
-class Trace:
-    """What one request did on the way to its answer."""
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    parameters: tuple[Any, ...]
 
-    hashes: int = 0
-    lookups: int = 0
-    statements: list[str] = field(default_factory=list)  # every one the request ran
-    in_lookup: list[str] = field(default_factory=list)  # those the key lookup ran
-    looking_up: bool = False
+
+Trace = Callable[[Callable[[], Any]], tuple[list[Statement], Any]]
 
 
 @pytest.fixture
-def tracer(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trace]:
-    """Records hashes of secrets, registry key lookups and SQL statements (their text, not
-    their parameters) into the current ``Trace`` (replace ``tracer.__dict__`` to reset)."""
-    trace = Trace()
-    real_hash, real_lookup = registry_sql.hash_secret, services.registry.authenticate
+def traced() -> Iterator[Trace]:
+    """``traced(request)``: the statements ``request()`` ran against any database, in order,
+    and what it returned."""
+    seen: list[Statement] = []
 
-    def hashing(secret: str) -> str:
-        trace.hashes += 1
-        return real_hash(secret)
+    def on_execute(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        seen.append(Statement(sql, tuple(values)))
 
-    def lookup(secret: str) -> Any:
-        trace.lookups += 1
-        trace.looking_up = True
-        try:
-            return real_lookup(secret)
-        finally:
-            trace.looking_up = False
+    def trace(request: Callable[[], Any]) -> tuple[list[Statement], Any]:
+        seen.clear()
+        response = request()
+        return list(seen), response
 
-    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        trace.statements.append(statement)
-        if trace.looking_up:
-            trace.in_lookup.append(statement)
-
-    monkeypatch.setattr(registry_sql, "hash_secret", hashing)
-    monkeypatch.setattr(services.registry, "authenticate", lookup)
-    engine = services.registry._engine
-    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "before_cursor_execute", on_execute)
     yield trace
-    event.remove(engine, "before_cursor_execute", on_execute)
+    event.remove(Engine, "before_cursor_execute", on_execute)
+
+
+def key_lookup(statements: list[Statement], secret: str) -> list[Statement]:
+    """The statements up to the lookup of ``secret``: there must be exactly one, by the
+    secret's hash, and the secret itself must never reach the database."""
+    lookups = [i for i, s in enumerate(statements) if hash_secret(secret) in s.parameters]
+    assert len(lookups) == 1, statements
+    assert not any(secret in map(str, s.parameters) for s in statements)
+    return statements[: lookups[0] + 1]
 
 
 def bad_secrets(world: World, services: Services) -> dict[str, str]:
@@ -82,49 +80,26 @@ def bad_secrets(world: World, services: Services) -> dict[str, str]:
     }
 
 
-def traced(tracer: Trace, request: Any) -> tuple[Trace, Any]:
-    tracer.__dict__.update(Trace().__dict__)
-    response = request()
-    return Trace(**{**tracer.__dict__, "statements": list(tracer.statements),
-                    "in_lookup": list(tracer.in_lookup)}), response
-
-
-def test_unknown_and_wrong_keys_take_the_same_path_on_the_api(client, services, world, tracer):
-    headers = {"Files-Version": "2025-06-01"}
-    good, _ = traced(tracer, lambda: client.get(
-        "/api/v1/versions", headers={**headers, "Authorization": f"Bearer {world.secret}"}))
-    assert (good.hashes, good.lookups) == (1, 1)
-    assert any("secret_hash" in statement for statement in good.in_lookup)
-    bodies = set()
-    for kind, secret in bad_secrets(world, services).items():
-        trace, response = traced(tracer, lambda s=secret: client.get(
-            "/api/v1/versions", headers={**headers, "Authorization": f"Bearer {s}"}))
-        assert response.status_code == 401, kind
-        # One hash and one lookup running the very statements a good key's lookup runs,
-        # and nothing else touching the database.
-        assert (trace.hashes, trace.lookups) == (1, 1), kind
-        assert trace.in_lookup == good.in_lookup, kind
-        assert trace.statements == trace.in_lookup, kind
-        bodies.add(response.data)
-    assert len(bodies) == 1
-
-
-def test_unknown_and_wrong_keys_take_the_same_path_on_the_legacy_download(
-    client, services, world, tracer
-):
-    url = services.minter.mint(world.file, world.key, style="legacy").url
-    path = urlsplit(url).path
-    good, ok = traced(tracer, lambda: client.get(
-        path, headers={"Authorization": f"Bearer {world.secret}"}))
+@pytest.mark.parametrize("where", ["api", "legacy download"])
+def test_unknown_and_wrong_keys_take_the_same_path(client, services, world, traced, where):
+    if where == "api":
+        path, headers = "/api/v1/versions", {"Files-Version": "2025-06-01"}
+    else:
+        url = services.minter.mint(world.file, world.key, style="legacy").url
+        path, headers = urlsplit(url).path, {}
+    good, ok = traced(lambda: client.get(
+        path, headers={**headers, "Authorization": f"Bearer {world.secret}"}))
     assert ok.status_code == 200
+    lookup = [statement.sql for statement in key_lookup(good, world.secret)]
     bodies = set()
     for kind, secret in bad_secrets(world, services).items():
-        trace, response = traced(tracer, lambda s=secret: client.get(
-            path, headers={"Authorization": f"Bearer {s}"}))
+        statements, response = traced(lambda s=secret: client.get(
+            path, headers={**headers, "Authorization": f"Bearer {s}"}))
         assert response.status_code == 401, kind
-        assert (trace.hashes, trace.lookups) == (1, 1), kind
-        assert trace.in_lookup == good.in_lookup, kind
-        assert trace.statements == trace.in_lookup, kind
+        # One lookup by the secret's hash, running the very statements a good key's lookup
+        # runs, and nothing else touching the database.
+        assert key_lookup(statements, secret) == statements, kind
+        assert [statement.sql for statement in statements] == lookup, kind
         bodies.add(response.data)
     assert len(bodies) == 1
 

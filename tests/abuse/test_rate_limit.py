@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -19,17 +18,11 @@ from files_service.clock import ManualClock
 from files_service.errors import SettingsError
 from files_service.ratelimit import FailureLimiter, RateLimit, address_key, parse_rate_limit
 from files_service.settings import Settings
-from tests.abuse.conftest import sample
-from tests.conftest import World, make_world
+from tests.conftest import World, make_world, path_of, sample
 
 LIMIT = RateLimit(3, 60)
 JSON_API = "application/vnd.api+json"
 ELSEWHERE = "203.0.113.9"
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def forged(token: str) -> str:

@@ -9,12 +9,10 @@ carries ``Vary: Files-Version, Accept``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,24 +21,10 @@ from werkzeug.test import TestResponse
 
 from files_service.registry.models import ApiKey, Organization
 from files_service.services import Services
-from tests.conftest import World, make_world
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_jsonapi_official_schema",
-    Path(__file__).resolve().parents[1] / "jsonapi" / "official_schema.py",
-)
-assert _spec is not None and _spec.loader is not None
-official_schema = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(official_schema)
+from tests.conftest import World, make_world, sample
 
 JSON_API = "application/vnd.api+json"
 _LEGACY_DOWNLOAD = re.compile(r"^/api/v1/files/[^/?]+/[^/?]+")
-
-
-@pytest.fixture(scope="session")
-def validate() -> Any:
-    """Asserts a document validates against the official JSON:API response schema."""
-    return official_schema.load_validate()
 
 
 def check_response(path: str, response: TestResponse, validate: Callable[[Any], None]) -> None:
@@ -159,10 +143,7 @@ def error_of(response: TestResponse) -> dict[str, Any]:
 
 def minted(services: Services, style: str) -> float:
     """The ``files_urls_minted`` counter of ``style``."""
-    value = services.metrics.registry.get_sample_value(
-        "files_urls_minted_total", {"style": style}
-    )
-    return value or 0.0
+    return sample(services, "files_urls_minted_total", style=style)
 
 
 @pytest.fixture

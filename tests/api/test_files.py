@@ -13,12 +13,7 @@ import pytest
 from files_service.files import store_file
 from files_service.services import Services
 from tests.api.conftest import JSON_API, ApiClient, error_of, minted
-from tests.conftest import World
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+from tests.conftest import World, path_of
 
 
 def objects(services: Services) -> list[str]:

@@ -12,8 +12,7 @@ import pytest
 
 from files_service.services import Services
 from tests.api.conftest import ApiClient, minted
-from tests.api.test_files import path_of
-from tests.conftest import World
+from tests.conftest import World, path_of
 
 LEGACY_URL = re.compile(r"^https://api\.example\.com/api/v1/files/([A-Za-z0-9._-]+)/(.+)$")
 

@@ -4,21 +4,16 @@ revocation and deletion within the cache window, key rotation."""
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
 from files_service import get_services
 from files_service.files import delete_file
 from files_service.tokens import SigningKey
-from tests.conftest import SIGNING_KEY, make_world
+from tests.conftest import SIGNING_KEY, make_world, path_of
 
 NEW_KEY = SigningKey("k2", b"the-next-signing-secret-32-bytes!")
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 def mint(services, world, **kw):

@@ -16,8 +16,7 @@ from files_service.errors import ValidationError
 from files_service.files import store_file
 from files_service.storage import MemoryStorage
 from files_service.validation import validate_filename
-from tests.conftest import make_world
-from tests.download.test_current import path_of
+from tests.conftest import make_world, path_of
 
 # Any character a stored name may hold, weighted towards the troublesome ones.
 NAMES = st.text(

@@ -23,8 +23,8 @@ from files_service.settings import Settings
 from files_service.storage import MemoryStorage, S3Storage
 from files_service.timefmt import iso
 from files_service.tokens import LEGACY
-from tests.conftest import World, make_world
-from tests.download.test_current import error_of, path_of
+from tests.conftest import World, make_world, path_of
+from tests.download.test_current import error_of
 
 Maker = Callable[..., Flask]
 

@@ -10,8 +10,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from files_service import get_services
-from tests.conftest import make_world
-from tests.download.test_current import path_of
+from tests.conftest import make_world, path_of
 
 FORGED = {
     "Host": "evil.example",

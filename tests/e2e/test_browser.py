@@ -32,7 +32,7 @@ from files_service.clock import ManualClock
 from files_service.files import store_file
 from files_service.registry.models import ApiKey, File
 from files_service.services import Services
-from tests.e2e.conftest import Server, free_port, server_env
+from tests.servers import Server, new_server
 
 pytestmark = pytest.mark.e2e
 
@@ -123,9 +123,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from playwright.sync_api import sync_playwright
 
     tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    server = Server(f"http://127.0.0.1:{port}", server_env(tmp, port), tmp / "server.log")
-    server.cli("init")
+    server = new_server(tmp)
     services = server.services()
     org = services.registry.create_organization("Browser")
     key, _ = services.registry.create_api_key(org.id, name="browser")

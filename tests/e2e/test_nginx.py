@@ -26,8 +26,7 @@ from files_service.registry.models import ApiKey, File
 from files_service.services import Services
 from files_service.storage import S3Storage
 from files_service.tokens import LEGACY
-from tests.conftest import s3_client
-from tests.e2e.conftest import AWS_ENV, Nginx, Server, free_port
+from tests.servers import AWS_ENV, Nginx, Server, free_port, s3_client
 
 pytestmark = pytest.mark.e2e
 

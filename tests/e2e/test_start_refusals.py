@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, free_port, server_env
+from tests.servers import BIN, REPO, free_port, server_env
 
 pytestmark = pytest.mark.e2e
 

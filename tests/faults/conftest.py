@@ -1,7 +1,8 @@
-"""A private PostgreSQL server for fault tests: initdb into a temporary directory, started on a
-free loopback port, stopped and started at will. The machine's shared server is never touched.
-PostgreSQL refuses to run as root, so the server runs as the ``postgres`` user where the tests
-run as root."""
+"""Fixtures of the fault tests: a download in-process on a ``MemoryStorage`` that fails on
+demand; one server of tests/faults/faultapp.py on a loopback port for the whole session; and a
+private PostgreSQL server, initdb'd into a temporary directory, started on a free loopback
+port, stopped and started at will (the machine's shared server is never touched; PostgreSQL
+refuses to run as root, so it runs as the ``postgres`` user where the tests run as root)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,62 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from files_service import get_services
+from files_service.services import Services
+from files_service.storage import MemoryStorage
+from tests.conftest import make_world, path_of, sample
+from tests.faults.served import serve_faults
+from tests.servers import Server, free_port
+
+BIG = bytes(range(256)) * 4096  # 1 MiB: several storage chunks
+
+
+@dataclass
+class InProcess:
+    """The app on a ``MemoryStorage`` holding ``BIG``, and the URL of it."""
+
+    client: FlaskClient
+    services: Services
+    storage: MemoryStorage
+    url: str
+
+    def downloads(self, outcome: str) -> float:
+        return sample(self.services, "files_downloads_total", outcome=outcome)
+
+
+@pytest.fixture
+def in_process(make_app: Callable[..., Flask]) -> InProcess:
+    storage = MemoryStorage()
+    app = make_app(storage=storage)
+    services = get_services(app)
+    world = make_world(services, content=BIG)
+    url = path_of(services.minter.mint(world.file, world.key).url)
+    return InProcess(app.test_client(), services, storage, url)
+
+
+@dataclass
+class Faulty:
+    """A faultapp server on local storage, and the URL of a file for each case (see
+    tests.faults.served.serve_faults)."""
+
+    server: Server
+    urls: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
+    with serve_faults(tmp_path_factory.mktemp("faults")) as (server, urls):
+        yield Faulty(server, urls)
 
 
 def _pg_bin() -> Path | None:
@@ -25,12 +74,6 @@ def _pg_bin() -> Path | None:
         return Path(found[-1]).parent
     pg_ctl = shutil.which("pg_ctl")
     return Path(pg_ctl).parent if pg_ctl else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -79,7 +122,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         root.chmod(0o755)
         if user:
             shutil.chown(root, user)
-        server = PrivatePostgres(bin_dir, root / "data", _free_port(), user)
+        server = PrivatePostgres(bin_dir, root / "data", free_port(), user)
         server._run(
             "initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )

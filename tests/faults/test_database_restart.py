@@ -4,17 +4,11 @@ with 503, and the service recovers on its own, without a restart of its own."""
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from files_service import get_services
-from tests.conftest import make_world
+from tests.conftest import make_world, path_of
 
 FAIL_FAST_SECONDS = 10  # far below any client's patience; a hang would be 30 s or more
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 def test_postgres_restart_gives_503_then_recovers(make_app, private_postgres):

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from files_service.storage.s3 import DEFAULT_MAX_WAITING, PROBE_TIMEOUT
-from tests.e2e.conftest import free_port, stop_process, wait_for_port
-from tests.faults.s3_server import S3Served, serve_on_s3, wait_until
+from tests.faults.served import S3Served, serve_on_s3, wait_until
+from tests.servers import free_port, spawn, stop_process, wait_for_port
 
 READ_TIMEOUT = 6.0  # what the server under test is given; PROBE_TIMEOUT is much shorter
 
@@ -40,10 +40,7 @@ def own_moto(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """A moto S3 server in a process of its own, which the test may freeze and thaw."""
     port = free_port()
     log = tmp_path / "moto.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
+    proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log)
     try:
         wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}", proc

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import BOUNDARY
-from tests.faults.s3_server import PREFIX, S3Served, serve_on_s3, wait_until
+from tests.faults.served import PREFIX, S3Served, serve_on_s3, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -1,28 +1,20 @@
-"""Fixtures for the API's property tests: the official JSON:API schema validator, and a fuzz
-world with two organizations, so that a test can check nothing of the other one ever leaks."""
+"""Fixtures for the API's property tests: a fuzz world with two organizations, so that a test
+can check nothing of the other one ever leaks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from files_service.files import store_file
 from files_service.registry.models import File, Webhook
 from files_service.services import Services
-from tests.api.conftest import official_schema
 from tests.conftest import World, make_world
 
 REGISTRABLE_KEY = "imports/report.csv"
 """An object put in storage by someone other than the service: the one key registering may
 name (anything under ``org_…`` is the service's own uploads, never registrable)."""
-
-
-@pytest.fixture(scope="session")
-def validate() -> Any:
-    """Asserts a document validates against the official JSON:API response schema."""
-    return official_schema.load_validate()
 
 
 @dataclass

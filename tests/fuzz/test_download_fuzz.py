@@ -4,13 +4,17 @@ ever gets a 5xx, and nothing but a genuine token for that very file is ever serv
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from files_service import get_services
-from tests.conftest import make_world
+from tests.conftest import World, make_world
 
 FUZZ = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -21,9 +25,23 @@ HEADER_TEXT = st.text(
 )
 
 
-def split(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.path, parts.query.removeprefix("access_token=")
+@dataclass
+class Download:
+    """The world's file and the path and token of its URL, and a client of the app."""
+
+    world: World
+    path: str
+    token: str
+    client: FlaskClient
+
+
+@pytest.fixture
+def download(app: Flask) -> Download:
+    services = get_services(app)
+    world = make_world(services)
+    parts = urlsplit(services.minter.mint(world.file, world.key).url)
+    return Download(world, parts.path, parts.query.removeprefix("access_token="),
+                    app.test_client())
 
 
 def assert_refused_cleanly(response) -> None:  # type: ignore[no-untyped-def]
@@ -34,11 +52,8 @@ def assert_refused_cleanly(response) -> None:  # type: ignore[no-untyped-def]
         assert body["errors"][0]["status"] == str(response.status_code)
 
 
-def test_no_token_string_is_accepted_or_crashes(app):
-    services = get_services(app)
-    world = make_world(services)
-    path, token = split(services.minter.mint(world.file, world.key).url)
-    client = app.test_client()
+def test_no_token_string_is_accepted_or_crashes(download: Download):
+    world, path, token, client = download.world, download.path, download.token, download.client
 
     @FUZZ
     @given(st.one_of(
@@ -58,11 +73,8 @@ def test_no_token_string_is_accepted_or_crashes(app):
     check()
 
 
-def test_no_filename_is_served_with_another_files_token(app):
-    services = get_services(app)
-    world = make_world(services)
-    _, token = split(services.minter.mint(world.file, world.key).url)
-    client = app.test_client()
+def test_no_filename_is_served_with_another_files_token(download: Download):
+    world, token, client = download.world, download.token, download.client
 
     @FUZZ
     @given(st.text(min_size=1, max_size=300))
@@ -76,11 +88,8 @@ def test_no_filename_is_served_with_another_files_token(app):
     check()
 
 
-def test_no_range_or_condition_header_crashes(app):
-    services = get_services(app)
-    world = make_world(services)
-    path, token = split(services.minter.mint(world.file, world.key).url)
-    client = app.test_client()
+def test_no_range_or_condition_header_crashes(download: Download):
+    world, path, token, client = download.world, download.path, download.token, download.client
     size = len(world.content)
 
     @FUZZ

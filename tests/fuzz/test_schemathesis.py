@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import pytest
 import schemathesis
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -106,8 +107,9 @@ def strategies_for(operation: Any, version: str, real: dict[str, Any]) -> Any:
 
 
 def exercise(operation: Any, cases: Any, services: Services, world: World,
-             auth: dict[str, str]) -> set[int]:
-    """Send ``MAX_EXAMPLES`` of ``cases`` for ``operation``, every check on each response;
+             auth: dict[str, str], client: FlaskClient) -> set[int]:
+    """Send ``MAX_EXAMPLES`` of ``cases`` for ``operation`` through ``client`` (which reads
+    each response whole and closes it, as a WSGI server does), every check on each response;
     the statuses seen."""
     seen: set[int] = set()
 
@@ -127,7 +129,7 @@ def exercise(operation: Any, cases: Any, services: Services, world: World,
             fresh = store_file(services, world.org.id, iter([b"x"]), filename="gone.txt",
                                content_type="text/plain", created_by=world.key.id)
             case.path_parameters["id"] = fresh.id
-        response = case.call_and_validate(headers=auth, checks=CHECKS)
+        response = case.call_and_validate(headers=auth, checks=CHECKS, session=client)
         seen.add(response.status_code)
 
     run()
@@ -151,7 +153,7 @@ def test_every_operation_conforms_and_never_fails(
 
     for operation in operations:
         for status in exercise(operation, strategies_for(operation, version, real), services,
-                               world, auth):
+                               world, auth, app.test_client()):
             statuses.setdefault(operation.label, set()).add(status)
 
     # The run reached the resources, not only the refusals.

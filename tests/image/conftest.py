@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO
+from tests.servers import REPO
 
 DOCKER = next(
     (p for p in ("/usr/bin/docker",) if os.access(p, os.X_OK)), shutil.which("docker")

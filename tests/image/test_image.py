@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, free_port
 from tests.image.conftest import docker
 from tests.registry.conftest import PG_ENV, PG_SKIP_REASON, isolated_postgres_url
+from tests.servers import REPO, free_port
 
 # The first test that needs the image pays for the base (debootstrap, about 3 minutes on a
 # fresh machine) and the build (about 1 minute); later runs reuse both.

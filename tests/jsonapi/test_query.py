@@ -144,8 +144,7 @@ REFUSALS: list[tuple[list[tuple[str, str]], dict[str, Any], str, str]] = [
     ids=[f"{i}-{r[2]}" for i, r in enumerate(REFUSALS)],
 )
 def test_refusals(
-    args: list[tuple[str, str]], overrides: dict[str, Any], parameter: str, code: str,
-    validate: Any,
+    args: list[tuple[str, str]], overrides: dict[str, Any], parameter: str, code: str
 ) -> None:
     with pytest.raises(ApiError) as caught:
         parse(args, **overrides)
@@ -155,7 +154,13 @@ def test_refusals(
     assert error.code == code
     assert error.source == {"parameter": parameter}
     assert error.detail
-    validate(error_document([error]))
+
+
+def test_every_refusal_is_a_valid_error_document(validate: Any) -> None:
+    for args, overrides, _, _ in REFUSALS:
+        with pytest.raises(ApiError) as caught:
+            parse(args, **overrides)
+        validate(error_document([caught.value]))
 
 
 def test_every_problem_is_reported(validate: Any) -> None:

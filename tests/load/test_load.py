@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from files_service.files import store_file
-from tests.load.run import WRK, run_load, save, warm_up
+from tests.conftest import path_of
+from tests.load.run import run_load, save, warm_up
+from tests.wrk import WRK
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +23,6 @@ FILES = 20
 # Allowed growth of the two workers' resident memory over the run, after a warm-up: room for
 # allocator noise, far below a per-request leak (a 1 KiB leak is ~20 MiB over 20,000 requests).
 FLAT_MIB = 16
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 @pytest.mark.skipif(WRK is None, reason="wrk is not installed (.ci/run installs it)")
@@ -50,7 +46,7 @@ def test_mixed_minting_and_downloading(make_server, tmp_path: Path):
 
     server.start(workers=2)
     warm_up(server.base, plan, secret)
-    result = run_load(server.base, server.proc.pid, plan, secret, SECONDS, tmp_path)
+    result, report = run_load(server.base, server.pid, plan, secret, SECONDS, tmp_path)
     if OUT:
         save(result, Path(OUT))
     print(  # shown with -s: the figures docs/operations.md quotes
@@ -58,8 +54,8 @@ def test_mixed_minting_and_downloading(make_server, tmp_path: Path):
         f"errors {result.errors}, latency {result.latency_ms}, RSS MiB {result.rss_mib_start}"
         f" -> {result.rss_mib_end} (peak {result.rss_mib_peak})"
     )
-    assert result.requests > SECONDS * 50, result.raw
-    assert result.errors == 0, result.raw
+    assert result.requests > SECONDS * 50, report
+    assert result.errors == 0, report
     assert result.rss_mib_end - result.rss_mib_start < FLAT_MIB
     log = server.stop()
     assert secret not in log

@@ -1,23 +1,12 @@
-"""Fixtures for the versioning core: the official JSON:API schema (shared with tests/jsonapi)
-and full head-shaped sample resources."""
+"""Fixtures for the versioning core: full head-shaped sample resources."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from files_service.versioning import MigrationContext
-
-_spec = importlib.util.spec_from_file_location(
-    "tests_jsonapi_official_schema",
-    Path(__file__).resolve().parents[1] / "jsonapi" / "official_schema.py",
-)
-assert _spec is not None and _spec.loader is not None
-official_schema = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(official_schema)
 
 FILE_ID = "file_" + "A" * 22
 HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -57,12 +46,6 @@ def _head_samples() -> list[dict[str, Any]]:
                                                     "id": "org_" + "B" * 22}}},
     }
     return [_head_file(), org, key]
-
-
-@pytest.fixture(scope="session")
-def validate() -> Any:
-    """Asserts a document validates against the official JSON:API response schema."""
-    return official_schema.load_validate()
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
-"""S3 stopped or slow: downloads answer 503 with Retry-After within the configured connect and
-read timeouts, and no worker hangs."""
+"""Storage unreachable before the first byte (§4): a download answers 503 with Retry-After and a
+JSON:API error, in-process on a storage told to fail, on an S3 that is stopped or hung (within
+the configured connect and read timeouts: no worker hangs), and on a real socket under
+gunicorn."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
 import time
@@ -12,7 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from files_service import get_services
+from files_service.errors import StorageUnavailable
 from files_service.storage import S3Storage
+from tests.conftest import path_of
+from tests.download.test_current import error_of
+from tests.faults.conftest import Faulty, InProcess
 
 TIMEOUT = 1.0  # connect and read timeouts given to the storage client
 # Every attempt (botocore retries a timed-out request) may take a full read timeout; well
@@ -20,9 +28,13 @@ TIMEOUT = 1.0  # connect and read timeouts given to the storage client
 BOUND = 5 * TIMEOUT
 
 
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
+def test_storage_down_is_503_with_retry_after(in_process: InProcess):
+    in_process.storage.fail_open = StorageUnavailable("injected")
+    response = in_process.client.get(in_process.url)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert error_of(response)["code"] == "storage_unavailable"
+    assert in_process.storage.open_streams == 0
 
 
 @pytest.fixture
@@ -94,3 +106,18 @@ def test_s3_down_gives_503_fast(make_app, blackhole, monkeypatch, kind):
     assert took < BOUND
     if kind == "hung":
         assert took >= TIMEOUT  # it did wait on the socket, for the read timeout
+
+
+@pytest.mark.e2e
+def test_storage_down_is_503_with_retry_after_under_gunicorn(faulty: Faulty):
+    parts = urlsplit(faulty.urls["fail-open"])
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    try:
+        conn.request("GET", path_of(faulty.urls["fail-open"]))
+        response = conn.getresponse()
+        assert response.status == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.headers["Cache-Control"] == "no-store"
+        assert json.loads(response.read())["errors"][0]["code"] == "storage_unavailable"
+    finally:
+        conn.close()

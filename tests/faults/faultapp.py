@@ -1,11 +1,16 @@
-"""A WSGI app for tests/e2e/test_faults.py, run by gunicorn with the service's own gunicorn
-settings: the real service on local storage whose reads fail by key, and one extra route,
-``/_test/open-streams``, that says how many storage streams are open in this worker.
+"""A WSGI app for the fault tests, run by gunicorn with the service's own gunicorn settings
+(gunicorn target ``tests.faults.faultapp:make()``): the real service on the storage its
+``FILES_*`` settings name, every read stream counted from ``open`` to ``close``, faults chosen
+by key, and one extra route, ``/_test/open-streams``, that says how many streams are open in
+this worker.
 
 Test code, not a hook in the service: the faults are injected at the storage interface, as
 ``MemoryStorage`` does in-process. Keys under ``fail-open/`` cannot be opened (storage
-unreachable before the first byte); keys under ``fail-after/`` fail after ``FAIL_AFTER`` bytes.
-"""
+unreachable before the first byte); keys under ``fail-after/`` fail after ``FAIL_AFTER``
+bytes. The count is what proves release: a stream is uncounted only by its ``close``, which
+closes the file or the ``GetObject`` body and so its connection (CPython would also close a
+forgotten body when it is garbage-collected, which a count of sockets alone cannot tell from
+a proper release)."""
 
 from __future__ import annotations
 
@@ -16,12 +21,12 @@ from typing import Any
 from files_service import create_app
 from files_service.errors import StorageUnavailable
 from files_service.settings import Settings
-from files_service.storage import LocalStorage, ReadStream
+from files_service.storage import ReadStream, Storage, open_storage
 
 FAIL_AFTER = 300_000
 
 
-class _Tracked(ReadStream):
+class _Counted(ReadStream):
     def __init__(self, owner: FaultyStorage, stream: ReadStream, fail_after: int | None) -> None:
         self._owner = owner
         self._stream = stream
@@ -45,13 +50,16 @@ class _Tracked(ReadStream):
             self._owner.changed(-1)
 
 
-class FaultyStorage(LocalStorage):
-    """Local storage with faults chosen by key, counting the streams it has open."""
+class FaultyStorage:
+    """Any storage, with faults chosen by key and the read streams it has open counted."""
 
-    def __init__(self, root: str) -> None:
-        super().__init__(root)
+    def __init__(self, inner: Storage) -> None:
+        self._inner = inner
         self._lock = threading.Lock()
         self.open_streams = 0
+
+    def __getattr__(self, name: str) -> Any:  # stat, write, delete, check, presigned URLs…
+        return getattr(self._inner, name)
 
     def changed(self, by: int) -> None:
         with self._lock:
@@ -60,21 +68,20 @@ class FaultyStorage(LocalStorage):
     def open(self, key: str, start: int = 0, end: int | None = None) -> ReadStream:
         if key.startswith("fail-open/"):
             raise StorageUnavailable("injected failure before the first byte")
-        stream = super().open(key, start, end)
+        stream = self._inner.open(key, start, end)
         self.changed(+1)
-        return _Tracked(self, stream, FAIL_AFTER if key.startswith("fail-after/") else None)
+        return _Counted(self, stream, FAIL_AFTER if key.startswith("fail-after/") else None)
 
 
 def make() -> Callable[..., Iterable[bytes]]:
-    """The app (gunicorn target ``tests.e2e.faultapp:make()``), built from ``FILES_*``."""
+    """The app, built from ``FILES_*``."""
     settings = Settings.from_env()
-    storage = FaultyStorage(settings.storage_url.removeprefix("local://"))
-    return with_open_streams(create_app(settings, storage=storage), storage)
-
-
-def with_open_streams(service: Any, storage: Any) -> Callable[..., Iterable[bytes]]:
-    """``service``, plus ``GET /_test/open-streams``: how many storage streams ``storage``
-    has opened and not yet closed (for tests that prove streams are released)."""
+    storage = FaultyStorage(open_storage(
+        settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url,
+        connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
+        s3_max_waiting=settings.s3_max_waiting,
+    ))
+    service = create_app(settings, storage=storage)  # type: ignore[arg-type]
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/_test/open-streams":
@@ -85,4 +92,3 @@ def with_open_streams(service: Any, storage: Any) -> Callable[..., Iterable[byte
         return service(environ, start_response)
 
     return app
-
