@@ -408,6 +408,43 @@ def metrics_dir_for(var_dir: str, bind: str) -> Path:
     return Path(var_dir) / "prometheus" / re.sub(r"[^A-Za-z0-9.-]", "_", bind)
 
 
+@cli.command("edge-config")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The directory to write (nginx's prefix: nginx -p DIR -c DIR/nginx.conf).")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="HOST:PORT of the public listener.")
+@click.option("--upstream", default="http://127.0.0.1:8000", show_default=True,
+              help="The service: http://HOST:PORT or unix:PATH.")
+@click.option("--internal", default=None,
+              help="The internal listener (/metrics, /readyz, the lookup): unix:PATH or a "
+                   "loopback HOST:PORT.  [default: unix:DIR/internal.sock]")
+@click.option("--conns-per-address", default=256, show_default=True,
+              type=click.IntRange(0, 100000), help="Requests one address may hold; 0: any.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_fail_cleanly
+def edge_config(
+    out: Path, listen: str, upstream: str, internal: str | None, conns_per_address: int,
+    as_json: bool,
+) -> None:
+    """Write the front tier's nginx configuration for the current settings (SPEC §9)."""
+    from .edge.config import EdgeOptions, write
+
+    settings = Settings.from_env()
+    written = write(settings, EdgeOptions(out, listen, upstream, internal, conns_per_address))
+    if settings.trusted_proxies != 1:
+        click.echo(
+            f"warning: FILES_TRUSTED_PROXIES is {settings.trusted_proxies}; the service behind "
+            "this nginx needs 1 to see its clients' addresses", err=True,
+        )
+    _emit(
+        as_json,
+        {"out": str(written.out), "files": list(written.files), "listen": written.listen,
+         "internal": written.internal},
+        f"wrote {', '.join(written.files)} to {written.out}\n"
+        f"run it: nginx -p {written.out} -c {written.out}/nginx.conf",
+    )
+
+
 DEMO_TEXT = (
     "Hello from files_service!\n\n"
     "This file was served through a signed, expiring URL. Change one character of the\n"
