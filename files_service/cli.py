@@ -413,8 +413,9 @@ def metrics_dir_for(var_dir: str, bind: str) -> Path:
               help="The directory to write (nginx's prefix: nginx -p DIR -c DIR/nginx.conf).")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True,
               help="HOST:PORT of the public listener.")
-@click.option("--upstream", default="http://127.0.0.1:8000", show_default=True,
-              help="The service: http://HOST:PORT or unix:PATH.")
+@click.option("--upstream", "upstreams", multiple=True, default=["http://127.0.0.1:8000"],
+              show_default=True,
+              help="The service: http://HOST:PORT or unix:PATH; once per replica.")
 @click.option("--internal", default=None,
               help="The internal listener (/metrics, /readyz, the lookup): unix:PATH or a "
                    "loopback HOST:PORT.  [default: unix:DIR/internal.sock]")
@@ -423,14 +424,17 @@ def metrics_dir_for(var_dir: str, bind: str) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_fail_cleanly
 def edge_config(
-    out: Path, listen: str, upstream: str, internal: str | None, conns_per_address: int,
+    out: Path, listen: str, upstreams: tuple[str, ...], internal: str | None,
+    conns_per_address: int,
     as_json: bool,
 ) -> None:
     """Write the front tier's nginx configuration for the current settings (SPEC §9)."""
     from .edge.config import EdgeOptions, write
 
     settings = Settings.from_env()
-    written = write(settings, EdgeOptions(out, listen, upstream, internal, conns_per_address))
+    written = write(
+        settings, EdgeOptions(out, listen, tuple(upstreams), internal, conns_per_address)
+    )
     if settings.trusted_proxies != 1:
         click.echo(
             f"warning: FILES_TRUSTED_PROXIES is {settings.trusted_proxies}; the service behind "

@@ -91,7 +91,7 @@ class EdgeOptions:
 
     out: Path
     listen: str = DEFAULT_LISTEN
-    upstream: str = DEFAULT_UPSTREAM
+    upstreams: tuple[str, ...] = (DEFAULT_UPSTREAM,)
     internal: str | None = None  # default: unix:<out>/internal.sock
     conns_per_address: int = DEFAULT_CONNS_PER_ADDRESS
 
@@ -127,8 +127,8 @@ def render(settings: Settings, options: EdgeOptions) -> dict[str, tuple[str, int
         "js_module": JS_MODULE,
         "listen": _listen(options.listen, "--listen"),
         "internal": _internal(options),
-        "upstream": _upstream(options.upstream),
-        "upstream_display": options.upstream,
+        "upstreams": [_upstream(value) for value in options.upstreams],
+        "upstream_display": ", ".join(options.upstreams),
         "cache_seconds": settings.registry_cache_seconds,
         "conns_per_address": options.conns_per_address,
         "storage": storage,
@@ -274,6 +274,7 @@ def _internal(options: EdgeOptions) -> str:
 
 
 def _upstream(value: str) -> str:
+    """One of the service's replicas as an nginx ``server``: ``HOST:PORT`` or ``unix:PATH``."""
     """The service as an nginx ``server``: ``HOST:PORT`` or ``unix:PATH``."""
     if value.startswith("unix:"):
         return value

@@ -87,6 +87,19 @@ def test_writing_again_replaces_every_file_whole(env: dict[str, str], tmp_path: 
     assert stat.S_IMODE((out / "files_edge_keys.js").stat().st_mode) == 0o600
 
 
+def test_every_replica_is_an_upstream_server(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "edge"
+    result = edge_config(env, out, "--upstream", "http://10.0.0.11:8000",
+                         "--upstream", "http://replica-2.internal:8000", "--upstream",
+                         "unix:/run/files/gunicorn.sock")
+    assert result.returncode == 0, result.stderr
+    conf = (out / "nginx.conf").read_text()
+    block = conf.split("upstream files_service {", 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in block.splitlines() if line.strip().startswith("server")] \
+        == ["server 10.0.0.11:8000;", "server replica-2.internal:8000;",
+            "server unix:/run/files/gunicorn.sock;"]
+
+
 def test_no_cache_when_the_service_keeps_none(env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "edge"
     assert edge_config({**env, "FILES_REGISTRY_CACHE_SECONDS": "0"}, out).returncode == 0
@@ -101,7 +114,7 @@ def test_s3_storage_is_proxied_to_the_endpoint_the_service_signs_for(
            "FILES_S3_ENDPOINT_URL": "http://127.0.0.1:9999"}
     assert edge_config(env, out).returncode == 0, "signing needs no reachable endpoint"
     conf = (out / "nginx.conf").read_text()
-    assert "server 127.0.0.1:9999 max_fails=0;" in conf
+    assert "server 127.0.0.1:9999;" in conf
     assert 'proxy_set_header Host "127.0.0.1:9999";' in conf
     assert "alias" not in conf
     assert "testing" not in "".join(written(out).values())  # no AWS credentials
