@@ -43,7 +43,7 @@ from werkzeug.exceptions import (
 )
 
 from ..clock import SystemClock
-from ..delivery import CORS_HEADERS, PREFLIGHT_ALLOWED_HEADERS, SECURITY_HEADERS
+from ..delivery import CORS_HEADERS, PREFLIGHT_ALLOWED_HEADERS, SECURITY_HEADERS, cache_control
 from ..delivery.caching import _MAX_ECHOED_HEADERS, _MAX_HEADER_NAME
 from ..download.handler import ALLOW
 from ..download.refusals import RETRY_AFTER, refusal
@@ -138,7 +138,8 @@ def render(settings: Settings, options: EdgeOptions) -> dict[str, tuple[str, int
     }
     # An nginx configuration, not HTML: nothing to escape, and every value is checked above.
     template = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,  # noqa: S701
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, autoescape=False,  # noqa: S701
     ).from_string(_package_text("nginx.conf.j2"))
     return {
         "nginx.conf": (template.render(context), 0o644),
@@ -169,7 +170,7 @@ def handler_settings(settings: Settings) -> dict[str, Any]:
         "leewaySeconds": LEEWAY_SECONDS,
         "maxAheadSeconds": MAX_AHEAD_SECONDS,
         "maxTokenChars": MAX_TOKEN_CHARS,
-        "cdnCache": settings.cdn_cache,
+        "cacheControl": _cache_control_templates(settings.cdn_cache),
         "common": [list(pair) for pair in (*SECURITY_HEADERS, *CORS_HEADERS)],
         "preflight": {
             "methods": ALLOW,
@@ -193,6 +194,16 @@ def handler_settings(settings: Settings) -> dict[str, Any]:
         "locations": LOCATIONS,
         "storageHeadersKept": list(STORAGE_HEADERS_KEPT),
     }
+
+
+def _cache_control_templates(mode: str) -> dict[str, str]:
+    """``Cache-Control`` as delivery.cache_control writes it, with ``{seconds}`` where the
+    seconds left go (files_edge.js computes those as it does), and for none left."""
+    sentinel = 987654321
+    live = cache_control(sentinel, 0, mode=mode)
+    assert str(sentinel) in live, "cache_control no longer states the seconds left"
+    return {"live": live.replace(str(sentinel), "{seconds}"),
+            "dead": cache_control(0, 1, mode=mode)}
 
 
 def key_ring(settings: Settings) -> dict[str, str]:

@@ -202,15 +202,14 @@ function secondsLeft(expiresAt, now) {
     return Math.floor(expiresAt) - Math.ceil(now);
 }
 
+/* delivery.cache_control: its wording comes from the service (the settings module), the
+ * seconds left are computed here, when the answer leaves nginx. */
 function cacheControl(expiresAt, now) {
     var remaining = secondsLeft(expiresAt, now);
     if (remaining <= 0) {
-        return 'no-store';
+        return S.cacheControl.dead;
     }
-    if (S.cdnCache === 'public') {
-        return 'public, max-age=' + remaining + ', s-maxage=' + remaining;
-    }
-    return 'private, max-age=' + remaining;
+    return S.cacheControl.live.replace(/\{seconds\}/g, String(remaining));
 }
 
 /* Python's str.split(",", maxsplit): at most `max` splits, the rest in the last part. */
