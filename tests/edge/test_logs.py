@@ -53,6 +53,8 @@ def test_no_token_in_any_log(stacks: Callable[..., Stack]) -> None:
     legacy_token = legacy_path.split("/")[4]
     encoded = "/api/v1/files/" + legacy_token.replace(".", "%2E") + "/logged.txt"
     assert send(stack.edge.base, "GET", encoded, auth)[0] == 200
+    # ...a legacy path in other letters (no download, but its token is one all the same).
+    assert send(stack.edge.base, "GET", f"/API/v1/Files/{legacy_token}/x", auth)[0] == 404
     assert raw(stack, f"GET {target} HTTP/1.1\r\nHost: x\r\nBad\x01Header: y\r\n\r\n"
                .encode()).startswith(b"HTTP/1.1 400")
     assert raw(stack, f"GET {target} HTTP/1.1\r\n\r\n".encode()).startswith(b"HTTP/1.1 400")
