@@ -43,7 +43,7 @@ def create_app(
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import api, health, web_errors
+    from . import api, edge, health, web_errors
     from .download import DownloadApp, DownloadDispatcher
     from .ratelimit import FailureLimiter
     from .reasons import StandardReasons
@@ -71,6 +71,7 @@ def create_app(
 
     web_errors.init_app(app)
     health.init_app(app)
+    edge.init_app(app)
     api.init_app(app)
 
     # The app's own one-segment routes (/healthz, /metrics, …): without a token they stay

@@ -596,6 +596,47 @@ def metrics_dir_for(var_dir: str, bind: str) -> Path:
     return Path(var_dir) / "prometheus" / re.sub(r"[^A-Za-z0-9.-]", "_", bind)
 
 
+@cli.command("edge-config")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The directory to write (nginx's prefix: nginx -p DIR -c DIR/nginx.conf).")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="HOST:PORT of the public listener.")
+@click.option("--upstream", "upstreams", multiple=True, default=["http://127.0.0.1:8000"],
+              show_default=True,
+              help="The service: http://HOST:PORT or unix:PATH; once per replica.")
+@click.option("--internal", default=None,
+              help="The internal listener (/metrics, /readyz, the lookup): unix:PATH or a "
+                   "loopback HOST:PORT.  [default: unix:DIR/internal.sock]")
+@click.option("--conns-per-address", default=256, show_default=True,
+              type=click.IntRange(0, 100000), help="Requests one address may hold; 0: any.")
+@json_option
+@pass_cli
+def edge_config(
+    obj: CliContext, out: Path, listen: str, upstreams: tuple[str, ...], internal: str | None,
+    conns_per_address: int,
+    as_json: bool,
+) -> None:
+    """Write the front tier's nginx configuration for the current settings (SPEC §9)."""
+    from .edge.config import EdgeOptions, write
+
+    settings = obj.get_settings()
+    written = write(
+        settings, EdgeOptions(out, listen, tuple(upstreams), internal, conns_per_address)
+    )
+    if settings.trusted_proxies != 1:
+        click.echo(
+            f"warning: FILES_TRUSTED_PROXIES is {settings.trusted_proxies}; the service behind "
+            "this nginx needs 1 to see its clients' addresses", err=True,
+        )
+    _emit(
+        as_json,
+        {"out": str(written.out), "files": list(written.files), "listen": written.listen,
+         "internal": written.internal},
+        f"wrote {', '.join(written.files)} to {written.out}\n"
+        f"run it: nginx -p {written.out} -c {written.out}/nginx.conf",
+    )
+
+
 DEMO_TEXT = (
     "Hello from files_service!\n\n"
     "This file was served through a signed, expiring URL. Change one character of the\n"

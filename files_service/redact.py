@@ -44,6 +44,9 @@ _SEGMENT_SECRET = re.compile(
     + "".join(f"|(?i:{p.pattern})" for p in (_ACCESS_TOKEN, _BEARER))
 )
 _LEGACY_PREFIX = ("api", "v1", "files")
+# What a token looks like, as plain PCRE too: the front tier's nginx redacts its access log's
+# paths with it (files_service.edge).
+TOKEN_PATTERN = _TOKEN_LIKE.pattern
 _MAX_UNQUOTE_ROUNDS = 4  # a secret encoded more often than this reaches no server either
 
 

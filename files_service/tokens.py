@@ -35,7 +35,7 @@ _DISPOSITION_NAMES = {code: name for name, code in _DISPOSITION_CODES.items()}
 # A token expiring later than this is refused, signature or not: no URL lives longer.
 MAX_AHEAD_SECONDS = MAX_FILE_URL_TTL
 LEEWAY_SECONDS = 10  # clock skew between replicas forgiven after expiry (SPEC allows up to 30)
-_MAX_TOKEN_CHARS = 512  # far above any real token; refuse larger input before any work
+MAX_TOKEN_CHARS = 512  # far above any real token; refuse larger input before any work
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,17 @@ class TokenService:
             for style in STYLES
         }
 
+    def verification_keys(self, style: str) -> dict[str, bytes]:
+        """The HMAC key that checks signatures of ``style`` for each key id of the ring.
+
+        These are derived from the secrets (one per style), so a holder of the current-style
+        keys, such as the front tier's nginx (``files_service.edge``), can check and forge
+        current-style URLs but learns nothing of the secrets themselves or of legacy URLs."""
+        return {
+            kid: signer.derive_key() for (kid, each), signer in self._signers.items()
+            if each == style
+        }
+
     def expiry_for(self, ttl: int) -> int:
         """The absolute expiry of a URL minted now with ``ttl`` seconds.
 
@@ -147,7 +158,7 @@ class TokenService:
         Checked in this order, each failing closed: shape, key id, signature (over the
         filename and style), then time. Expiry is judged only on a genuine token, so a forged
         one never learns anything from the answer."""
-        if not token or len(token) > _MAX_TOKEN_CHARS or not token.isascii():
+        if not token or len(token) > MAX_TOKEN_CHARS or not token.isascii():
             raise TokenInvalid("malformed token")
         parts = token.split(".")
         if len(parts) != 6:

@@ -1,0 +1,96 @@
+"""Uploads of any size pass through the front tier to the service as they arrive (SPEC §9):
+nginx neither refuses them (no body size limit of its own) nor spools them to its disk first;
+with a length or chunked."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.edge.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+BOUNDARY = "edge-upload-boundary"
+CHUNK = 1024 * 1024
+
+
+def pattern(size: int) -> Iterator[bytes]:
+    block = bytes(range(256)) * (CHUNK // 256)
+    sent = 0
+    while sent < size:
+        piece = block[: min(CHUNK, size - sent)]
+        sent += len(piece)
+        yield piece
+
+
+def digest(size: int) -> str:
+    sha = hashlib.sha256()
+    for piece in pattern(size):
+        sha.update(piece)
+    return sha.hexdigest()
+
+
+def upload(stack: Stack, size: int, *, chunked: bool) -> tuple[int, dict]:
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from pattern(size)
+        yield tail
+
+    port = int(stack.edge.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    headers = {
+        "Authorization": f"Bearer {stack.secret}",
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Accept": "application/vnd.api+json",
+    }
+    if not chunked:
+        headers["Content-Length"] = str(len(head) + size + len(tail))
+    try:
+        conn.request("POST", "/api/v1/files", body=body(), headers=headers,
+                     encode_chunked=chunked)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def stack(stacks: Callable[..., Stack]) -> Stack:
+    return stacks()
+
+
+def spooled(stack: Stack) -> list[Path]:
+    return [p for p in (stack.edge.prefix / "temp").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(("size", "chunked"), [(200 * 1024 * 1024, False),
+                                               (20 * 1024 * 1024, True)])
+def test_a_large_upload_passes_through(stack: Stack, size: int, chunked: bool) -> None:
+    status, document = upload(stack, size, chunked=chunked)
+    assert status == 201, document
+    attributes = document["data"]["attributes"]
+    assert attributes["byte-size"] == size
+    assert attributes["checksum"]["value"] == digest(size)
+    assert not spooled(stack), "nginx wrote the body to its own disk"
+    url = attributes["url"]
+    stack.remember(url)
+    # And it downloads through the edge, its last bytes too.
+    port = int(stack.edge.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", url.removeprefix(stack.edge.base), headers={"Range": "bytes=-16"})
+        response = conn.getresponse()
+        assert response.status == 206
+        assert response.read() == bytes(range(240, 256))
+    finally:
+        conn.close()
