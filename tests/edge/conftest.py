@@ -20,18 +20,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.e2e.conftest import (
-    AWS_ENV,
-    BIN,
-    NGINX,
-    REPO,
-    Server,
-    free_port,
-    server_env,
-    services_for,
-    stop_process,
-    wait_for_port,
-)
 
 from files_service.clock import Clock
 from files_service.files import store_file
@@ -39,7 +27,19 @@ from files_service.redact import TOKEN_PATTERN
 from files_service.registry.models import ApiKey, File, Organization
 from files_service.services import Services
 from files_service.storage import S3Storage
-from tests.conftest import s3_client
+from tests.servers import (
+    AWS_ENV,
+    BIN,
+    NGINX,
+    REPO,
+    Server,
+    free_port,
+    s3_client,
+    server_env,
+    spawn,
+    stop_process,
+    wait_for_port,
+)
 
 JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 TOKEN = re.compile(TOKEN_PATTERN)
@@ -100,10 +100,8 @@ def start_edge(prefix: Path, env: dict[str, str], *args: str) -> Edge:
     # directories (an operator gives nginx a user of their own).
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     log = prefix / "stderr.log"
-    proc = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", directives],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
+    proc = spawn([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", directives],
+                 log)
     edge = Edge(prefix, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", proc)
     try:
         wait_for_port(port, proc, log)
@@ -187,7 +185,7 @@ def make_stack(
     # Minted URLs point at the edge, as in production.
     for name in ("FILES_DOWNLOAD_BASE_URL", "FILES_API_BASE_URL"):
         env[name] = edge.base
-    services = services_for(env, clock=clock, storage=in_process)
+    services = server.services(clock=clock, storage=in_process)
     org = services.registry.create_organization("Edge")
     key, secret = services.registry.create_api_key(org.id, name="edge", api_version="2025-06-01")
     try:

@@ -12,12 +12,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import AWS_ENV, NGINX, server_env
 
 from files_service.clock import SystemClock
 from files_service.settings import parse_signing_keys
 from files_service.tokens import CURRENT, TokenService
 from tests.edge.conftest import edge_config, need_nginx
+from tests.servers import AWS_ENV, NGINX, server_env
 
 SECRETS = "k1:" + "s" * 40 + ",old:" + "o" * 40
 

@@ -18,7 +18,8 @@ from files_service.files import delete_file
 from files_service.registry import Registry
 from files_service.settings import Settings
 from files_service.storage import S3Storage
-from tests.conftest import World, make_world, s3_client
+from tests.conftest import World, make_world
+from tests.servers import s3_client
 
 
 def lookup(app: Flask, file_id: str, principal_id: str):  # type: ignore[no-untyped-def]

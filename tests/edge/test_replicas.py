@@ -11,14 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import AWS_ENV, Server, free_port, server_env, services_for
 
 from files_service.files import store_file
 from files_service.storage import S3Storage
-from tests.conftest import s3_client
 from tests.edge.conftest import TOKEN, start_edge
 from tests.edge.test_parity import send
 from tests.registry.conftest import PG_ENV, isolated_postgres_url
+from tests.servers import AWS_ENV, Server, free_port, s3_client, server_env
 
 pytestmark = [
     pytest.mark.e2e,
@@ -46,7 +45,7 @@ def test_two_replicas_on_postgresql_and_s3_behind_one_edge(
         replicas[0].cli("init")
         edge = start_edge(tmp_path / "edge", replicas[0].env,
                           *[arg for r in replicas for arg in ("--upstream", r.base)])
-        services = services_for(replicas[0].env, storage=S3Storage(
+        services = replicas[0].services(storage=S3Storage(
             bucket, "prod", client=s3_client(moto_endpoint)))
         tokens: list[str] = []
         try:
