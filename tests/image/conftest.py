@@ -111,10 +111,11 @@ def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         if not daemon_answers():
             log = tmp_path_factory.mktemp("dockerd") / "dockerd.log"
             assert DOCKERD is not None
-            daemon = subprocess.Popen(
-                [DOCKERD, *DAEMON_FLAGS], stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            with log.open("wb") as out:  # the daemon keeps its own descriptor
+                daemon = subprocess.Popen(
+                    [DOCKERD, *DAEMON_FLAGS], stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             started = time.monotonic()
             while not daemon_answers():
                 if daemon.poll() is not None or time.monotonic() - started > 60:
@@ -149,7 +150,9 @@ def build_base(workdir: Path) -> None:
             else:
                 child.unlink()
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-    docker("import", "-", BASE_TAG, stdin=tar.stdout, timeout=BUILD_TIMEOUT)
+    assert tar.stdout is not None
+    with tar.stdout:
+        docker("import", "-", BASE_TAG, stdin=tar.stdout, timeout=BUILD_TIMEOUT)
     assert tar.wait() == 0
     shutil.rmtree(root)
 
