@@ -25,6 +25,7 @@ from bench.common import RunConfig, log
 from tests.servers import (
     AWS_ENV,
     BIN,
+    Edge,
     Nginx,
     Server,
     clean_env,
@@ -32,6 +33,7 @@ from tests.servers import (
     free_port,
     s3_client,
     spawn,
+    start_edge,
     start_nginx,
     stop_process,
     wait_until_up,
@@ -277,12 +279,44 @@ class Lab:
 
         return self._once("nginx", start)
 
+    def _edge(self, dataset: Dataset, tag: str, upstream: Server, **settings: str) -> Edge:
+        """The front tier (``files-service edge-config``, nginx with njs) for ``dataset`` in
+        front of ``upstream``, with further ``settings``."""
+        env = {**dataset.env, "FILES_TRUSTED_PROXIES": "1", **settings}
+        return start_edge(self.workdir / tag, env, "--upstream", upstream.base)
+
+    @property
+    def edge_upstream(self) -> Server:
+        """The service behind the front tier: stream mode, local storage, believing the one
+        proxy in front (docs/delivery.md)."""
+        return self._once("edge_upstream", lambda: self._service(
+            self.local, "edge-upstream", FILES_DELIVERY="stream", FILES_TRUSTED_PROXIES="1"))
+
+    @property
+    def edge(self) -> Edge:
+        """The front tier on the local data set, its lookups cached (the default 30 s)."""
+        return self._once("edge", lambda: self._edge(self.local, "edge", self.edge_upstream))
+
+    @property
+    def edge_cold(self) -> Edge:
+        """The front tier asking the service on every request (FILES_REGISTRY_CACHE_SECONDS=0):
+        what each first request for a file and principal costs."""
+        return self._once("edge_cold", lambda: self._edge(
+            self.local, "edge-cold", self.edge_upstream, FILES_REGISTRY_CACHE_SECONDS="0"))
+
+    @property
+    def edge_s3(self) -> Edge:
+        """The front tier on the S3 data set (moto), in front of the S3 stream service."""
+        return self._once("edge_s3", lambda: self._edge(self.s3, "edge-s3", self.s3_stream))
+
     def url(self, server: str, label: str) -> str:
-        """The URL of the local file ``label`` on ``server``: ``stream``, ``accel``, ``naive``
-        or ``nginx`` (secure_link)."""
+        """The URL of the local file ``label`` on ``server``: ``stream``, ``accel``, ``naive``,
+        ``nginx`` (secure_link), ``edge`` or ``edge_cold`` (the front tier)."""
         stored = self.local_file(label)
         if server == "stream":
             return self.stream.base + stored.url_path
+        if server in ("edge", "edge_cold"):
+            return getattr(self, server).base + stored.url_path
         if server == "accel":
             return self.nginx[2] + stored.url_path
         if server == "naive":
@@ -299,6 +333,9 @@ class Lab:
         if isinstance(found, tuple):  # nginx
             assert found[0].proc is not None
             return found[0].proc.pid
+        if isinstance(found, Edge):
+            assert found.proc is not None
+            return found.proc.pid
         return int(found.pid)
 
     def close(self) -> None:
@@ -306,6 +343,8 @@ class Lab:
         gunicorn's graceful stop takes a second or two each."""
         if "nginx" in self._made:
             self._made["nginx"][0].stop()
+        for edge in [thing for thing in self._made.values() if isinstance(thing, Edge)]:
+            edge.stop()
         threads = [threading.Thread(target=thing.stop) for thing in self._made.values()
                    if isinstance(thing, Server)]
         threads += [threading.Thread(target=stop_process, args=(thing,))

@@ -10,7 +10,8 @@ writes ``bench/results.json``, the generated section of ``docs/benchmarks.md`` a
 ``bench/downloads.png`` (a ``--quick`` run writes to ``bench/out/quick/`` instead, so a smoke
 run never overwrites real figures). Needs nginx and wrk (Debian packages) and
 ``bench/requirements.txt``. The families: :mod:`bench.minting`, :mod:`bench.downloads`,
-:mod:`bench.slow_clients`, :mod:`bench.streams` and, with ``--profile``,
+:mod:`bench.slow_clients`, :mod:`bench.streams`, :mod:`bench.edge` (the front tier) and,
+with ``--profile``,
 :mod:`bench.profiling`; each measures the service against baselines (:mod:`bench.baselines`)
 on servers :mod:`bench.lab` starts, and :mod:`bench.report` writes what they found.
 """
@@ -32,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: import bench and tests as pack
     _root = str(Path(__file__).resolve().parent.parent)
     sys.path[0:1] = [_root]  # not bench/ itself: its modules would shadow others
 
-from bench import downloads, minting, profiling, report, slow_clients, streams
+from bench import downloads, edge, minting, profiling, report, slow_clients, streams
 from bench.common import BENCH_DIR, ROOT, Budget, FamilyResult, RunConfig, log, machine_info
 from bench.lab import Lab
 from tests.servers import NGINX
@@ -43,12 +44,13 @@ FAMILIES = {
     "downloads": downloads.run,
     "slow_clients": slow_clients.run,
     "streams": streams.run,
+    "edge": edge.run,
 }
 LIMIT_SECONDS = 600.0
 # Planned seconds per phase on 2 cores, full run and quick. "streams" is mostly the 1 GiB
 # uploads into moto (three of about 20 s each).
 PLAN = {"setup": (45, 8), "minting": (20, 3), "downloads": (140, 12),
-        "slow_clients": (85, 10), "streams": (160, 4), "profile": (85, 15)}
+        "slow_clients": (85, 10), "streams": (160, 4), "edge": (150, 15), "profile": (85, 15)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         with budget.phase("setup"):
             lab.local_file("small")
             lab.local_file("medium")
-            if {"slow_clients", "streams"} & set(selected):
+            if {"slow_clients", "streams", "edge"} & set(selected):
                 lab.local_file("big")
-            if "streams" in selected:
+            if {"streams", "edge"} & set(selected):
                 lab.s3_file("big")
         for name in phases[1:]:
             result = FamilyResult(name)

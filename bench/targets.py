@@ -69,6 +69,18 @@ TARGETS: tuple[Target, ...] = (
     _ratio("big-s3-throughput",
            "1 GiB S3 download: at least 90% of boto3's direct read",
            "streams", ("s3.stream", "mb_s"), ("s3.direct", "mb_s"), ">=", 0.9),
+    _ratio("edge-4k-vs-nginx",
+           "4 KiB through the front tier, lookup cached: at least 50% of nginx secure_link's "
+           "requests/s", "edge", ("edge.small", "rps"), ("nginx.small", "rps"), ">=", 0.5),
+    _ratio("edge-1m-vs-nginx",
+           "1 MiB local through the front tier: at least 90% of nginx secure_link's requests/s",
+           "edge", ("edge.medium", "rps"), ("nginx.medium", "rps"), ">=", 0.9),
+    _ratio("edge-s3-vs-direct",
+           "1 GiB from S3 through the front tier: at least 90% of boto3's direct read",
+           "edge", ("s3.edge", "mb_s"), ("s3.direct", "mb_s"), ">=", 0.9),
+    _ratio("edge-slow-clients",
+           "front tier: 4 KiB requests/s under the slow-client load of its tests at least 80% "
+           "of unloaded", "edge", ("edge.loaded", "rps"), ("edge.unloaded", "rps"), ">=", 0.8),
     _rss("rss-local-download", "1 GiB local download: worker RSS growth under 20 MiB",
          "streams", "local.stream"),
     _rss("rss-s3-download", "1 GiB S3 download: worker RSS growth under 20 MiB",

@@ -302,6 +302,72 @@ http {{
     return Nginx(f"http://127.0.0.1:{ports[0]}", prefix, proc)
 
 
+# -- the front tier (files-service edge-config) -------------------------------------------------
+
+# Debian's libnginx-mod-http-js, which the generated configuration loads.
+JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
+
+
+def edge_config(env: dict[str, str], out: Path, *args: str
+                ) -> subprocess.CompletedProcess[str]:
+    """``files-service edge-config --out OUT ARGS`` with the service's environment."""
+    return subprocess.run(
+        [str(BIN / "files-service"), "edge-config", "--out", str(out), *args],
+        env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+
+
+@dataclass
+class Edge:
+    """One nginx running a generated configuration."""
+
+    prefix: Path
+    base: str
+    internal: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    def logs(self) -> str:
+        """Everything nginx wrote under its prefix: logs and its own stderr."""
+        parts = []
+        for path in [*sorted((self.prefix / "logs").glob("*")), self.prefix / "stderr.log"]:
+            if path.is_file():
+                parts.append(path.read_text(errors="replace"))
+        return "\n".join(parts)
+
+    def access_lines(self) -> list[str]:
+        path = self.prefix / "logs" / "access.log"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+def start_edge(prefix: Path, env: dict[str, str], *args: str) -> Edge:
+    """``files-service edge-config`` into ``prefix`` (a public and an internal listener on
+    free loopback ports, ``args`` on top) and Debian's nginx on it, in the foreground."""
+    port, internal = free_port(), free_port()
+    result = edge_config(
+        env, prefix, "--listen", f"127.0.0.1:{port}", "--internal", f"127.0.0.1:{internal}",
+        *args,
+    )
+    assert result.returncode == 0, result.stderr
+    # As root, nginx would run its workers as nobody, who cannot read private temporary
+    # folders (an operator gives nginx a user of their own).
+    directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    log = prefix / "stderr.log"
+    proc = spawn([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", directives],
+                 log)
+    edge = Edge(prefix, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", proc)
+    try:
+        wait_for_port(port, proc, log)
+        wait_for_port(internal, proc, log)
+    except RuntimeError:
+        edge.stop()
+        raise
+    return edge
+
+
 # -- what a server's processes hold (Linux /proc) ----------------------------------------------
 
 

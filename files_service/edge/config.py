@@ -206,13 +206,14 @@ def _cache_control_templates(mode: str) -> dict[str, str]:
             "dead": cache_control(0, 1, mode=mode)}
 
 
-def key_ring(settings: Settings) -> dict[str, str]:
-    """kid -> the current-style HMAC key (base64) of each key of the ring."""
+def key_ring(settings: Settings) -> list[list[str]]:
+    """``[kid, current-style HMAC key (base64)]`` of each key of the ring (a list: a kid may
+    be any name, ``__proto__`` included, which a JavaScript object literal would not keep)."""
     tokens = TokenService(settings.resolved_signing_keys(), SystemClock())
-    return {
-        kid: base64.b64encode(key).decode("ascii")
+    return [
+        [kid, base64.b64encode(key).decode("ascii")]
         for kid, key in tokens.verification_keys(CURRENT).items()
-    }
+    ]
 
 
 def _body(err: ApiError) -> str:
@@ -226,7 +227,7 @@ def _route_body(error: HTTPException | ApiError) -> str:
     return _body(error if isinstance(error, ApiError) else from_http_exception(error))
 
 
-def _module(data: Mapping[str, Any]) -> str:
+def _module(data: Mapping[str, Any] | list[Any]) -> str:
     return (
         "// Written by `files-service edge-config`; do not edit (run it again).\n"
         f"export default {json.dumps(data, indent=2, ensure_ascii=True)};\n"

@@ -19,7 +19,7 @@ from tests.wrk import WRK
 
 pytestmark = pytest.mark.e2e
 
-FAMILIES = {"minting", "downloads", "slow_clients", "streams"}
+FAMILIES = {"minting", "downloads", "slow_clients", "streams", "edge"}
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -34,7 +34,7 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(160)
 def test_quick_run_measures_every_family_and_cleans_up(tmp_path: Path) -> None:
     missing = [name for name, found in (("wrk", WRK), ("nginx", NGINX)) if found is None]
     if missing:
@@ -42,7 +42,7 @@ def test_quick_run_measures_every_family_and_cleans_up(tmp_path: Path) -> None:
                     "apt-get install nginx wrk)")
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--output-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=90,
+        cwd=REPO, capture_output=True, text=True, timeout=150,
     )
     assert done.returncode == 0, done.stderr[-4000:]
 
@@ -58,6 +58,10 @@ def test_quick_run_measures_every_family_and_cleans_up(tmp_path: Path) -> None:
     downloads = results["families"]["downloads"]["measurements"]
     for key in ("stream.small", "accel.small", "naive.small", "nginx.small"):
         run = downloads[key]["runs"][0]
+        assert run["rps"] > 0 and run["non_2xx"] == 0, key
+    edge = results["families"]["edge"]["measurements"]
+    for key in ("edge.small", "edge_cold.small", "edge.medium", "edge.loaded"):
+        run = edge[key]["runs"][0]
         assert run["rps"] > 0 and run["non_2xx"] == 0, key
 
     page = (tmp_path / "benchmarks.md").read_text()

@@ -8,10 +8,8 @@ shaped like a token) may be in any of nginx's logs."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,21 +25,18 @@ from files_service.redact import TOKEN_PATTERN
 from files_service.registry.models import ApiKey, File, Organization
 from files_service.services import Services
 from files_service.storage import S3Storage
+from tests import servers
 from tests.servers import (
     AWS_ENV,
-    BIN,
+    JS_MODULE,
     NGINX,
-    REPO,
+    Edge,
     Server,
     free_port,
     s3_client,
     server_env,
-    spawn,
-    stop_process,
-    wait_for_port,
 )
 
-JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 TOKEN = re.compile(TOKEN_PATTERN)
 
 
@@ -53,63 +48,10 @@ def need_nginx() -> None:
                     "installs it)")
 
 
-def edge_config(env: dict[str, str], out: Path, *args: str) -> subprocess.CompletedProcess:
-    """``files-service edge-config --out OUT ARGS`` with the service's environment."""
-    return subprocess.run(
-        [str(BIN / "files-service"), "edge-config", "--out", str(out), *args],
-        env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
-    )
-
-
-@dataclass
-class Edge:
-    """One nginx running a generated configuration."""
-
-    prefix: Path
-    base: str
-    internal: str
-    proc: subprocess.Popen | None = None
-
-    def logs(self) -> str:
-        """Everything nginx wrote under its prefix: logs and its own stderr."""
-        parts = []
-        for path in [*sorted((self.prefix / "logs").glob("*")), self.prefix / "stderr.log"]:
-            if path.is_file():
-                parts.append(path.read_text(errors="replace"))
-        return "\n".join(parts)
-
-    def access_lines(self) -> list[str]:
-        path = self.prefix / "logs" / "access.log"
-        return path.read_text(errors="replace").splitlines() if path.exists() else []
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
-
-
 def start_edge(prefix: Path, env: dict[str, str], *args: str) -> Edge:
-    """Generate the configuration into ``prefix`` and run nginx on it, in the foreground."""
+    """``tests.servers.start_edge``, skipped where nginx or njs is missing."""
     need_nginx()
-    port, internal = free_port(), free_port()
-    result = edge_config(
-        env, prefix, "--listen", f"127.0.0.1:{port}", "--internal", f"127.0.0.1:{internal}",
-        *args,
-    )
-    assert result.returncode == 0, result.stderr
-    # As root, nginx would run its workers as nobody, who cannot read pytest's private
-    # directories (an operator gives nginx a user of their own).
-    directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
-    log = prefix / "stderr.log"
-    proc = spawn([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", directives],
-                 log)
-    edge = Edge(prefix, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", proc)
-    try:
-        wait_for_port(port, proc, log)
-        wait_for_port(internal, proc, log)
-    except RuntimeError:
-        edge.stop()
-        raise
-    return edge
+    return servers.start_edge(prefix, env, *args)
 
 
 @dataclass

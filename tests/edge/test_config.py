@@ -16,8 +16,8 @@ import pytest
 from files_service.clock import SystemClock
 from files_service.settings import parse_signing_keys
 from files_service.tokens import CURRENT, TokenService
-from tests.edge.conftest import edge_config, need_nginx
-from tests.servers import AWS_ENV, NGINX, server_env
+from tests.edge.conftest import need_nginx
+from tests.servers import AWS_ENV, NGINX, edge_config, server_env
 
 SECRETS = "k1:" + "s" * 40 + ",old:" + "o" * 40
 
@@ -64,13 +64,13 @@ def test_the_secrets_are_only_in_the_key_file_and_only_derived(
             assert secret not in text, name
             assert base64.b64encode(secret.encode()).decode() not in text, name
     ring = TokenService(parse_signing_keys("x", SECRETS), SystemClock())
-    derived = {kid: base64.b64encode(key).decode()
-               for kid, key in ring.verification_keys(CURRENT).items()}
+    derived = [[kid, base64.b64encode(key).decode()]
+               for kid, key in ring.verification_keys(CURRENT).items()]
     text = keys.read_text()
-    assert json.loads(text[text.index("{"):text.rindex("}") + 1]) == derived
+    assert json.loads(text[text.index("["):text.rindex("]") + 1]) == derived
     for name, text in written(out).items():
         if name != keys.name:
-            assert not any(value in text for value in derived.values()), name
+            assert not any(value in text for _, value in derived), name
 
 
 def test_writing_again_replaces_every_file_whole(env: dict[str, str], tmp_path: Path) -> None:

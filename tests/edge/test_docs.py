@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.edge.conftest import edge_config
-from tests.servers import REPO, server_env
+from tests.servers import REPO, edge_config, server_env
 
 DOC = REPO / "docs" / "delivery.md"
 MARKER = "<!-- edge-config: nginx.conf -->\n```nginx\n"

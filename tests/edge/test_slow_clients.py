@@ -53,8 +53,11 @@ def read_head(sock: socket.socket) -> bytes:
 
 
 @contextmanager
-def slow_load(stack: Stack, small: str, big: str) -> Iterator[list[socket.socket]]:
-    """The three kinds of slow client, held open for as long as the block runs."""
+def slow_load(base: str, small: str, big: str) -> Iterator[list[socket.socket]]:
+    """The three kinds of slow client against the server at ``base``, held open for as long
+    as the block runs: ``IDLE`` connections mid-request-line, ``HOLDERS`` that keep their socket
+    after a ``Connection: close`` answer for ``small``, and ``SLOW_READERS`` reading ``big`` a
+    trickle at a time (bench/edge.py puts the same load on the edge)."""
     stop = threading.Event()
     readers: list[threading.Thread] = []
     with ExitStack() as held:
@@ -65,9 +68,9 @@ def slow_load(stack: Stack, small: str, big: str) -> Iterator[list[socket.socket
             return sock
 
         for _ in range(IDLE):
-            keep(connect(stack.edge.base)).sendall(b"GET /healthz HT")
+            keep(connect(base)).sendall(b"GET /healthz HT")
         for _ in range(HOLDERS):
-            sock = keep(connect(stack.edge.base))
+            sock = keep(connect(base))
             sock.sendall(request(small, close=True))
             assert read_head(sock).startswith(b"HTTP/1.1 200")
             # ...and the socket stays open, unread to its end and never closed.
@@ -82,7 +85,7 @@ def slow_load(stack: Stack, small: str, big: str) -> Iterator[list[socket.socket
                 stop.wait(0.05)
 
         for _ in range(SLOW_READERS):
-            sock = keep(connect(stack.edge.base))
+            sock = keep(connect(base))
             sock.sendall(request(big))
             assert read_head(sock).startswith(b"HTTP/1.1 200")
             reader = threading.Thread(target=trickle, args=(sock,), daemon=True)
@@ -109,7 +112,7 @@ def test_a_normal_client_is_served_while_slow_ones_hold_on(stack: Stack) -> None
     stack.remember(legacy)
     legacy_target = urlsplit(legacy).path
     auth = (("Authorization", f"Bearer {stack.secret}"),)
-    with slow_load(stack, small, big) as sockets:
+    with slow_load(stack.edge.base, small, big) as sockets:
         assert len(sockets) == IDLE + HOLDERS + SLOW_READERS
         started = time.monotonic()
         for _ in range(20):
