@@ -240,6 +240,26 @@ def orgs_list(obj: CliContext, as_json: bool) -> None:
     _emit(as_json, {"organizations": found}, "\n".join(lines))
 
 
+@orgs.command("set-quota")
+@click.argument("org", metavar="ORG")
+@click.argument("quota", metavar="BYTES|none")
+@json_option
+@pass_cli
+def orgs_set_quota(obj: CliContext, org: str, quota: str, as_json: bool) -> None:
+    """Set how many bytes an organization's files may take in all (none: no quota).
+
+    Uploads and registrations past it are refused (403 quota_exceeded); a quota below what
+    the organization stores already keeps its files and refuses new ones."""
+    from .api.resources import organization_resource
+    from .validation import validate_quota
+
+    org_id, limit = _need_id(org, "org", "ORG"), validate_quota(quota, "BYTES")
+    done = obj.services().registry.set_storage_quota(org_id, limit)
+    shown_quota = "none" if done.storage_quota is None else f"{done.storage_quota} bytes"
+    _emit(as_json, shown(organization_resource(done)),
+          f"{done.id} storage-quota={shown_quota} storage-used={done.storage_used} bytes")
+
+
 # -- principals: api keys and webhooks --------------------------------------------------------
 
 

@@ -3,7 +3,11 @@ translated into these at the boundary; views and commands only ever see this tre
 
     FilesError
     ├── SettingsError            a setting is unknown, malformed or cannot work with another
-    ├── ValidationError          a value from a user is refused (carries the field at fault)
+    ├── FieldError               a value from a user is refused (carries the field at fault)
+    │   ├── ValidationError      it is malformed, or names nothing that is there
+    │   └── Forbidden            it names what the caller's organization may not reach
+    ├── UploadTooLarge           an upload is over its byte limit (carries the limit)
+    ├── QuotaExceeded            storing it would take the organization past its quota
     ├── NotFound                 no such resource (or not visible to the caller)
     ├── TokenError               a download token is refused
     │   ├── TokenInvalid         malformed, tampered, another filename or style, unknown key id
@@ -33,13 +37,41 @@ class SettingsError(FilesError):
         self.message = message
 
 
-class ValidationError(FilesError, ValueError):
+class FieldError(FilesError):
     """A value supplied by a user is refused. ``field`` names what was at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ValidationError(FieldError, ValueError):
+    """A value supplied by a user is malformed, or names nothing that is there."""
+
+
+class Forbidden(FieldError):
+    """A value names something outside what the caller's organization may reach (a storage
+    key outside its import folder). The refusal says nothing of what lies there."""
+
+
+class UploadTooLarge(FilesError):
+    """An upload is larger than its byte limit (``FILES_MAX_UPLOAD_BYTES``), found before
+    the body was read (its declared length) or while it streamed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the upload is larger than {limit} bytes")
+        self.limit = limit
+
+
+class QuotaExceeded(FilesError):
+    """Storing a file would take its organization past its ``storage-quota``. ``used`` is
+    what the organization stored when this was found."""
+
+    def __init__(self, quota: int, used: int) -> None:
+        super().__init__(f"the storage quota of {quota} bytes would be exceeded ({used} used)")
+        self.quota = quota
+        self.used = used
 
 
 class NotFound(FilesError, LookupError):

@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import InvalidStorageKey, ObjectNotFound, StorageError, ValidationError
-from .ids import new_id
+from .intake import Allowance, Intake
 from .registry.models import File
 from .services import Services
-from .validation import validate_content_type, validate_filename, validate_metadata
+from .tenancy import owns_key
+from .validation import check_file_fields
 
 log = logging.getLogger(__name__)
 
@@ -26,28 +27,17 @@ def guess_content_type(filename: str) -> str:
 def store_file(
     services: Services, org_id: str, chunks: Iterable[bytes], *, filename: str,
     content_type: str, created_by: str | None = None, metadata: dict[str, Any] | None = None,
+    max_bytes: int | None = None,
 ) -> File:
-    """Stream ``chunks`` into storage and register the file.
+    """Stream ``chunks`` into storage and register the file (``intake.Intake``), at most
+    ``max_bytes`` of them (``None``: no limit).
 
-    Everything is checked before the first byte moves. The object is then written under a key
-    no row points at yet (storage writes are atomic), and if registering fails the object is
-    removed: a failure leaves neither a row without an object nor an orphan object."""
-    services.registry.get_organization(org_id)
-    validate_filename(filename)
-    validate_content_type(content_type)
-    validate_metadata(metadata)
-    file_id = new_id("file")
-    key = f"{org_id}/{file_id}"
-    written = services.storage.write(key, chunks)
-    try:
-        return services.registry.create_file(
-            org_id, file_id=file_id, filename=filename, content_type=content_type,
-            byte_size=written.size, checksum=written.sha256, storage_key=key,
-            created_by=created_by, metadata=metadata,
-        )
-    except BaseException:
-        services.storage.delete(key)
-        raise
+    Everything is checked before the first byte moves. A failure leaves neither a row without
+    an object nor an orphan object."""
+    fields = check_file_fields(filename, content_type, metadata)
+    with Intake(services, org_id, max_bytes=max_bytes) as intake:
+        intake.write(chunks)
+        return intake.commit(fields, created_by=created_by)
 
 
 def register_file(
@@ -55,10 +45,14 @@ def register_file(
     created_by: str | None = None, metadata: dict[str, Any] | None = None,
     pointer: str = "/data/attributes/storage-key",
 ) -> File:
-    """Register an object already in storage; its size and checksum are read from storage."""
-    validate_filename(filename)
-    validate_content_type(content_type)
-    validate_metadata(metadata)
+    """Register an object already in storage; its size and checksum are read from storage,
+    and count against the organization's quota (``QuotaExceeded``).
+
+    Any key is taken: a caller acting for an API key first confines it to the organization's
+    import folder (``tenancy.check_import_key``)."""
+    fields = check_file_fields(filename, content_type, metadata)
+    # Its size counts against the quota like an upload's: reading stops once it is past.
+    allowance = Allowance.of(services.registry.get_organization(org_id))
     digest = hashlib.sha256()
     size = 0
     try:
@@ -68,23 +62,33 @@ def register_file(
     except ObjectNotFound:
         raise ValidationError(pointer, "no object is stored at this storage-key") from None
     try:
-        for chunk in stream:
+        for chunk in allowance.counted(stream):
             digest.update(chunk)
             size += len(chunk)
     finally:
         stream.close()
     return services.registry.create_file(
-        org_id, filename=filename, content_type=content_type, byte_size=size,
+        org_id, filename=fields.filename, content_type=fields.content_type, byte_size=size,
         checksum=digest.hexdigest(), storage_key=storage_key, created_by=created_by,
-        metadata=metadata,
+        metadata=fields.metadata,
     )
 
 
 def delete_file(services: Services, file_id: str, org_id: str | None = None) -> File:
     """Delete the row first (every URL dies with it), then the object. A storage failure
-    after that leaves an unreferenced object, logged for clean-up, never a dangling row."""
+    after that leaves an unreferenced object, logged for clean-up, never a dangling row.
+
+    Only an object in a folder the service owns for the file's organization (its uploads,
+    its import folder) is deleted. A row registered before that rule, from anywhere in
+    storage, goes without its object: the service never deletes what it does not own."""
     file = services.registry.delete_file(file_id, org_id)
     services.cache.forget_file(file_id)
+    if not owns_key(file.organization_id, file.storage_key):
+        log.warning(
+            "file %s deleted; its object lies outside the organization's folders and was kept",
+            file.id,
+        )
+        return file
     try:
         services.storage.delete(file.storage_key)
     except StorageError:

@@ -8,9 +8,11 @@ checked or any key is looked up. A window opens at an address's first failure an
 ``<seconds>``; a refused (429) request does not count, so a blocked address is let in again
 when its window closes.
 
-What counts is a *guess*: a token or key that was sent and is not good. A request that sends
-none (a browser fetching ``/favicon.ico`` from the files host, a probe) cannot learn anything
-and is not counted; neither is an expired or revoked token, whose signature is genuine.
+What counts is a *guess*: a token or key that was sent and is not good, or a storage key
+outside the caller's import folder (what other tenants store is not its to probe). A request
+that sends none (a browser fetching ``/favicon.ico`` from the files host, a probe) cannot
+learn anything and is not counted; neither is an expired or revoked token, whose signature is
+genuine.
 
 The client address is ``REMOTE_ADDR`` as Werkzeug's ``ProxyFix`` leaves it: with
 ``FILES_TRUSTED_PROXIES=N`` the N-th ``X-Forwarded-For`` hop from the right, the app wrapping

@@ -22,6 +22,8 @@ DELIVERY_MODES = ("stream", "redirect", "accel")
 CDN_CACHE_MODES = ("private", "public")
 RETIRED_POLICIES = ("reject", "fall-forward")
 MIN_SECRET_BYTES = 32  # HMAC-SHA256's own size: a shorter secret is guessable offline
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024**3  # 10 GiB
+LARGEST_UPLOAD_BYTES = 5 * 1024**4  # 5 TiB, S3's largest object
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 # Variables that are read elsewhere by design: the test suite's database, and libraries' own.
 _NOT_OURS = ("FILES_TEST_",)
@@ -44,6 +46,7 @@ class Settings:
     cdn_cache: str = "private"
     trusted_proxies: int = 0
     rate_limit: RateLimit | None = None  # failed attempts per client address; None: off
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # the largest file an upload may carry
     url_bucket_seconds: int = 300
     registry_cache_seconds: int = 30
     retired_versions: str = "reject"
@@ -86,6 +89,9 @@ class Settings:
             cdn_cache=reader.choice("FILES_CDN_CACHE", CDN_CACHE_MODES, "private"),
             trusted_proxies=reader.integer("FILES_TRUSTED_PROXIES", 0, 0, 10),
             rate_limit=reader.rate_limit("FILES_RATE_LIMIT"),
+            max_upload_bytes=reader.integer(
+                "FILES_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, 1, LARGEST_UPLOAD_BYTES
+            ),
             url_bucket_seconds=reader.integer("FILES_URL_BUCKET_SECONDS", 300, 0, 86400),
             registry_cache_seconds=reader.integer("FILES_REGISTRY_CACHE_SECONDS", 30, 0, 3600),
             retired_versions=reader.choice("FILES_RETIRED_VERSIONS", RETIRED_POLICIES, "reject"),
@@ -126,6 +132,15 @@ class Settings:
             )
         if self.rate_limit is not None and not isinstance(self.rate_limit, RateLimit):
             raise SettingsError("FILES_RATE_LIMIT", "must be <attempts>/<seconds>, e.g. 20/60")
+        if (
+            isinstance(self.max_upload_bytes, bool)
+            or not isinstance(self.max_upload_bytes, int)
+            or not 1 <= self.max_upload_bytes <= LARGEST_UPLOAD_BYTES
+        ):
+            raise SettingsError(
+                "FILES_MAX_UPLOAD_BYTES",
+                f"must be a whole number of bytes from 1 to {LARGEST_UPLOAD_BYTES}",
+            )
         if not self.accel_location.startswith("/") or self.accel_location.endswith("/"):
             raise SettingsError(
                 "FILES_ACCEL_LOCATION", "must start with '/' and not end with '/'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
@@ -11,6 +12,7 @@ from .limits import MAX_FILE_URL_TTL
 
 MAX_FILENAME_BYTES = 255
 MAX_METADATA_BYTES = 16 * 1024
+MAX_STORAGE_QUOTA = 2**63 - 1  # what a BIGINT holds
 
 
 def validate_filename(filename: object, field: str = "filename") -> str:
@@ -62,6 +64,23 @@ def validate_ttl(value: object, field: str = "file-url-ttl") -> int:
     return value
 
 
+def validate_quota(value: object, field: str = "storage-quota") -> int | None:
+    """A storage quota: a whole number of bytes (0 and up), or ``None`` / ``"none"`` for no
+    quota. Digits in a string are read as the number (the command line's ``BYTES``)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise ValidationError(field, "must be a whole number of bytes, or none")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number of bytes, or none")
+    if not 0 <= value <= MAX_STORAGE_QUOTA:
+        raise ValidationError(field, f"must be from 0 to {MAX_STORAGE_QUOTA} bytes, or none")
+    return value
+
+
 def validate_content_type(value: object, field: str = "content-type") -> str:
     """A ``type/subtype`` media type, optionally with parameters, in printable ASCII."""
     if not isinstance(value, str) or not value:
@@ -84,3 +103,23 @@ def validate_metadata(value: object, field: str = "metadata") -> dict[str, Any]:
     if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
         raise ValidationError(field, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
     return value
+
+
+@dataclass(frozen=True)
+class FileFields:
+    """What a user says of a file, checked: its name, media type and metadata."""
+
+    filename: str
+    content_type: str
+    metadata: dict[str, Any]
+
+
+def check_file_fields(filename: object, content_type: object, metadata: object) -> FileFields:
+    """The one check of a file's user-given attributes, wherever a file comes in (an upload,
+    a registration, an upload URL): each field by its rule of §2, refused with a
+    ``ValidationError`` naming the first field at fault."""
+    return FileFields(
+        validate_filename(filename),
+        validate_content_type(content_type),
+        validate_metadata(metadata),
+    )

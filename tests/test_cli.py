@@ -112,8 +112,9 @@ def download_path(url: str) -> str:
 
 
 def test_init_says_whether_it_created_the_schema(invoke: Run, base_settings: Settings) -> None:
-    assert invoke("init").stdout == "registry schema created (version 1)\n"
-    assert invoke("init").stdout == "registry schema is current (version 1): nothing to do\n"
+    assert invoke("init").stdout == f"registry schema created (version {SCHEMA_VERSION})\n"
+    assert invoke("init").stdout == (
+        f"registry schema is current (version {SCHEMA_VERSION}): nothing to do\n")
     assert as_json(invoke("init", "--json")) == {
         "status": "current", "schema-version": SCHEMA_VERSION,
         "previous-schema-version": SCHEMA_VERSION,
@@ -125,7 +126,7 @@ def test_init_says_whether_it_created_the_schema(invoke: Run, base_settings: Set
             conn.execute(update(schema_version).values(version=SCHEMA_VERSION + 1))
     finally:
         engine.dispose()
-    assert "newer than this release's 1: left as it is" in invoke("init").stdout
+    assert f"newer than this release's {SCHEMA_VERSION}: left as it is" in invoke("init").stdout
     assert as_json(invoke("init", "--json"))["status"] == "newer"
 
 
@@ -527,3 +528,51 @@ def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     assert one_line_error(result) == (
         "Error: FILES_DELIVERY: must be one of stream, redirect, accel; got 'pigeon'"
     )
+
+
+# -- storage quotas --------------------------------------------------------------------------
+
+
+def test_orgs_set_quota_bounds_what_an_organization_stores(run: Run, tmp_path: Path) -> None:
+    org = as_json(run("orgs", "create", "Acme", "--json"))
+    assert (org["storage-quota"], org["storage-used"]) == (None, 0)
+    done = as_json(run("orgs", "set-quota", org["id"], "1000", "--json"))
+    assert (done["storage-quota"], done["storage-used"]) == (1000, 0)
+    source = tmp_path / "a.bin"
+    source.write_bytes(bytes(600))
+    as_json(run("upload", str(source), "--org", org["id"], "--json"))
+    refused = one_line_error(run("upload", str(source), "--org", org["id"], ok=False))
+    assert "quota" in refused
+    assert len([p for p in (tmp_path / "objects").rglob("*") if p.is_file()]) == 1
+    assert "storage-used=600 bytes" in run("orgs", "set-quota", org["id"], "none").stdout
+    as_json(run("upload", str(source), "--org", org["id"], "--json"))
+    lifted = as_json(run("orgs", "set-quota", org["id"], "none", "--json"))
+    assert (lifted["storage-quota"], lifted["storage-used"]) == (None, 1200)
+
+
+@pytest.mark.parametrize("quota", ["1.5", "10GB", "", "١٢", str(2**63)])
+def test_orgs_set_quota_refuses_what_is_no_number_of_bytes(run: Run, quota: str) -> None:
+    org = as_json(run("orgs", "create", "Acme", "--json"))
+    assert "BYTES" in one_line_error(run("orgs", "set-quota", org["id"], quota, ok=False))
+    assert as_json(run("orgs", "set-quota", org["id"], "7", "--json"))["storage-quota"] == 7
+
+
+def test_orgs_set_quota_of_an_unknown_organization(run: Run) -> None:
+    missing = "org_" + "x" * 22
+    assert missing in one_line_error(run("orgs", "set-quota", missing, "1", ok=False))
+
+
+def test_init_migrates_a_database_of_the_previous_schema(
+    run: Run, base_settings: Settings
+) -> None:
+    org = as_json(run("orgs", "create", "Acme", "--json"))
+    engine = open_engine(base_settings.database_url)
+    try:
+        with engine.begin() as conn:  # as the release before quotas left it
+            conn.exec_driver_sql("ALTER TABLE organizations DROP COLUMN storage_quota")
+            conn.execute(update(schema_version).values(version=1))
+    finally:
+        engine.dispose()
+    assert run("init").stdout == (
+        f"registry schema migrated from version 1 to {SCHEMA_VERSION}\n")
+    assert as_json(run("orgs", "set-quota", org["id"], "5", "--json"))["storage-quota"] == 5

@@ -186,3 +186,15 @@ def test_a_storage_root_inside_var_or_beside_it_is_fine(tmp_path, monkeypatch):
     Settings.from_env({"FILES_STORAGE": "local://.", "FILES_VAR_DIR": str(tmp_path.parent),
                        "FILES_DATABASE_URL": "postgresql://db/files"})
     Settings.from_env({"FILES_STORAGE": "s3://bucket", "FILES_VAR_DIR": "."})
+
+
+def test_max_upload_bytes_defaults_to_10_gib_and_is_checked():
+    assert Settings.from_env({}).max_upload_bytes == 10 * 1024**3
+    assert Settings.from_env({"FILES_MAX_UPLOAD_BYTES": "1048576"}).max_upload_bytes == 1048576
+    for bad in ("0", "-1", "10G", "1e9", "1.5", "١٢", "99999999999999999999"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({"FILES_MAX_UPLOAD_BYTES": bad})
+        assert caught.value.name == "FILES_MAX_UPLOAD_BYTES", bad
+    with pytest.raises(SettingsError) as caught:
+        Settings().with_changes(max_upload_bytes=0)
+    assert caught.value.name == "FILES_MAX_UPLOAD_BYTES"

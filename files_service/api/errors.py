@@ -6,6 +6,9 @@ The API's views are covered by the blueprint's handlers; unknown paths and metho
 translated here:
 
     ValidationError      -> 400, on the query parameter or body member it names
+    Forbidden            -> 403 ``forbidden``, on the body member it names
+    UploadTooLarge       -> 413 ``upload_too_large``
+    QuotaExceeded        -> 403 ``quota_exceeded``
     NotFound             -> 404 (another organization's ids too: the two are never told apart)
     RegistryUnavailable  -> 503 with Retry-After
     StorageUnavailable   -> 503 with Retry-After
@@ -26,7 +29,16 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as RouteNotFound
 
-from ..errors import NotFound, RegistryUnavailable, StorageUnavailable, ValidationError
+from ..errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+    RegistryUnavailable,
+    StorageUnavailable,
+    UploadTooLarge,
+    ValidationError,
+)
 from ..jsonapi import ApiError, bad_parameter, bad_pointer, internal_error, not_found
 from ..jsonapi.errors import json_pointer
 from ..web_errors import from_http_exception, render
@@ -48,7 +60,7 @@ def is_api_path(path: str) -> bool:
 
 
 def from_validation(
-    error: ValidationError, pointers: Mapping[str, str] | None = None
+    error: FieldError, pointers: Mapping[str, str] | None = None
 ) -> ApiError:
     """400 for a domain ``ValidationError``: on the body member ``pointers`` maps its field
     to, else on the query parameter it names, else on ``/data/attributes/<field>`` (a field
@@ -63,6 +75,34 @@ def from_validation(
     return bad_pointer("/data/attributes" + json_pointer(field), error.message)
 
 
+def from_forbidden(
+    error: Forbidden, pointers: Mapping[str, str] | None = None
+) -> ApiError:
+    """403 ``forbidden`` for a domain ``Forbidden``, on the body member its field names (as
+    ``from_validation`` finds it)."""
+    source = from_validation(error, pointers).source
+    return ApiError(403, "forbidden", error.message, source=source)
+
+
+def upload_too_large(error: UploadTooLarge) -> ApiError:
+    """413 ``upload_too_large``: the file is larger than this upload may be."""
+    return ApiError(
+        413, "upload_too_large",
+        f"The file is larger than this upload may be: at most {error.limit} bytes.",
+        meta={"max-bytes": error.limit},
+    )
+
+
+def quota_exceeded(error: QuotaExceeded) -> ApiError:
+    """403 ``quota_exceeded``: the file does not fit in what the organization's quota leaves."""
+    return ApiError(
+        403, "quota_exceeded",
+        f"Storing this file would take your organization past its storage quota of "
+        f"{error.quota} bytes ({error.used} used).",
+        meta={"storage-quota": error.quota, "storage-used": error.used},
+    )
+
+
 def unavailable(code: str, detail: str) -> ApiError:
     """503 with ``Retry-After``."""
     return ApiError(503, code, detail, headers=[("Retry-After", RETRY_AFTER)])
@@ -74,6 +114,12 @@ def to_api_error(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, ValidationError):
         return from_validation(exc)
+    if isinstance(exc, Forbidden):
+        return from_forbidden(exc)
+    if isinstance(exc, UploadTooLarge):
+        return upload_too_large(exc)
+    if isinstance(exc, QuotaExceeded):
+        return quota_exceeded(exc)
     if isinstance(exc, NotFound):
         return not_found()
     if isinstance(exc, RegistryUnavailable):

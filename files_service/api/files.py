@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from ..errors import ValidationError
-from ..files import delete_file, guess_content_type, register_file, store_file
-from ..ids import is_id
+from ..errors import Forbidden, ValidationError
+from ..files import delete_file, guess_content_type, register_file
+from ..intake import Intake
 from ..jsonapi import (
     ApiError,
     bad_pointer,
@@ -19,16 +19,18 @@ from ..jsonapi import (
     unsupported_parameter,
 )
 from ..registry.models import File
-from ..validation import validate_content_type, validate_filename
+from ..tenancy import check_import_key
+from ..validation import check_file_fields
 from ..versioning import MigrationContext
 from .blueprint import route
 from .context import ApiRequest, current_request
 from .documents import json_response, query_options, request_urls, respond
-from .errors import from_validation
+from .errors import from_forbidden, from_validation
 from .lookup import missing, owned
 from .negotiation import read_document
+from .pipeline import failed_attempt
 from .resources import FILE, file_resource
-from .upload import POINTERS, MultipartUpload, boundary_of
+from .upload import MAX_FRAMING_BYTES, POINTERS, MultipartUpload, boundary_of
 
 MULTIPART = "multipart/form-data"
 WRITABLE = ("filename", "content-type", "storage-key", "metadata")
@@ -138,16 +140,22 @@ def _page_url(after: str | None) -> str:
 
 
 def _upload(api: ApiRequest, content_type: str | None) -> File:
+    """Stream the form's file into storage, under ``FILES_MAX_UPLOAD_BYTES``; the row is
+    written once the whole body is read, the metadata part before or after the file."""
     upload = MultipartUpload(request.stream, boundary_of(content_type))
-    head = upload.read_head()
-    try:
-        return store_file(
-            api.services, api.org_id, upload.file_chunks(), filename=head.filename,
-            content_type=_part_type(head.content_type) or guess_content_type(head.filename),
-            created_by=api.key.id, metadata=head.metadata,
-        )
-    except ValidationError as exc:
-        raise from_validation(exc, POINTERS) from None
+    limit = api.services.settings.max_upload_bytes
+    with Intake(api.services, api.org_id, max_bytes=limit) as intake:
+        intake.refuse_declared(request.content_length, framing=MAX_FRAMING_BYTES)
+        head = upload.read_head()
+        file_type = _part_type(head.content_type) or guess_content_type(head.filename)
+        try:
+            # Everything known of the file is checked before a byte of it moves.
+            check_file_fields(head.filename, file_type, head.metadata)
+            intake.write(upload.file_chunks())
+            fields = check_file_fields(head.filename, file_type, upload.metadata)
+            return intake.commit(fields, created_by=api.key.id)
+        except ValidationError as exc:
+            raise from_validation(exc, POINTERS) from None
 
 
 def _register(api: ApiRequest) -> File:
@@ -186,24 +194,24 @@ def _register(api: ApiRequest) -> File:
         if required not in attributes:
             raise bad_pointer(f"/data/attributes/{required}", f"'{required}' is required.")
     filename = attributes["filename"]
-    storage_key = attributes["storage-key"]
-    if not isinstance(storage_key, str):
-        raise bad_pointer("/data/attributes/storage-key", "'storage-key' must be a string.")
-    first = storage_key.split("/", 1)[0]
-    if is_id(first, "org"):
-        raise bad_pointer(
-            "/data/attributes/storage-key",
-            "Objects under org_… are the service's own uploads; they cannot be registered.",
-        )
+    try:
+        # Decided on the key's spelling alone, before storage is asked anything: the answer
+        # for a key outside the folder is the same whatever lies there.
+        storage_key = check_import_key(api.org_id, attributes["storage-key"])
+    except Forbidden as exc:
+        failed_attempt()  # a probe of what other tenants store counts as a guess
+        raise from_forbidden(exc) from None
+    except ValidationError as exc:
+        raise from_validation(exc) from None
     content_type = attributes.get("content-type")
     if content_type is None and isinstance(filename, str):
         content_type = guess_content_type(filename)
     try:
-        # Checked here (in register_file's order) since a JSON document may hold anything.
+        # Checked here since a JSON document may hold anything.
+        fields = check_file_fields(filename, content_type, attributes.get("metadata"))
         return register_file(
-            api.services, api.org_id, storage_key, filename=validate_filename(filename),
-            content_type=validate_content_type(content_type), created_by=api.key.id,
-            metadata=attributes.get("metadata"),
+            api.services, api.org_id, storage_key, filename=fields.filename,
+            content_type=fields.content_type, created_by=api.key.id, metadata=fields.metadata,
         )
     except ValidationError as exc:
         raise from_validation(exc) from None

@@ -45,6 +45,14 @@ def _limiter() -> FailureLimiter | None:
     return get_rate_limiter(current_app)
 
 
+def failed_attempt() -> None:
+    """Count a refusal that lets a caller guess at what it may not see (a storage key outside
+    its import folder) as a failed attempt of its address, like a refused API key."""
+    limiter = _limiter()
+    if limiter is not None:
+        limiter.failed(request.remote_addr)
+
+
 def _minting_principal(api: ApiRequest) -> Principal:
     """The webhook a ``webhook-id`` mint names (of the caller's organization: 404 otherwise,
     never telling another organization's apart from none), else the API key."""

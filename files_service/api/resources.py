@@ -27,7 +27,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
     API_KEY: ("name", "status", "file-url-ttl", "api-version", "created-at"),
     WEBHOOK: ("url", "status", "file-url-ttl", "api-version", "created-at"),
-    ORGANIZATION: ("name", "created-at"),
+    ORGANIZATION: ("name", "created-at", "storage-quota", "storage-used"),
     VERSION: ("status", "deprecation-date", "sunset-date", "changes"),
 }
 """Every type's attribute names, in the order they are shown (for ``fields[TYPE]``)."""
@@ -118,8 +118,14 @@ def principal_resource(principal: Principal) -> Resource:
 
 
 def organization_resource(org: Organization) -> Resource:
-    """An organization."""
-    return Resource(ORGANIZATION, org.id, {"name": org.name, "created-at": iso(org.created_at)})
+    """An organization, with its storage quota (bytes, or null for none) and the bytes its
+    files take."""
+    return Resource(ORGANIZATION, org.id, {
+        "name": org.name,
+        "created-at": iso(org.created_at),
+        "storage-quota": org.storage_quota,
+        "storage-used": org.storage_used,
+    })
 
 
 def related_loader(registry: Registry, org_id: str) -> Callable[[str, str], Resource | None]:

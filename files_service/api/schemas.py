@@ -126,6 +126,15 @@ def head_schemas() -> dict[str, Any]:
         "OrganizationAttributes": _attributes({
             "name": {"type": "string"},
             "created-at": _TIME,
+            "storage-quota": {
+                "type": ["integer", "null"], "minimum": 0,
+                "description": "Bytes the organization's files may take in all; null: no "
+                               "quota. Set by the operator (files-service orgs set-quota).",
+            },
+            "storage-used": {
+                "type": "integer", "minimum": 0,
+                "description": "Bytes the organization's files take now.",
+            },
         }, "organization"),
         "Organization": _resource("organization", "org", "OrganizationAttributes"),
         "VersionAttributes": _attributes({
@@ -193,7 +202,11 @@ def head_schemas() -> dict[str, Any]:
                                 },
                                 "storage-key": {
                                     "type": "string",
-                                    "description": "Relative to the storage root or prefix.",
+                                    "description": (
+                                        "Relative to the storage root or prefix, in the "
+                                        "organization's import folder: imports/{organization "
+                                        "id}/… (any other key: 403 forbidden)."
+                                    ),
                                 },
                                 "metadata": {"type": "object"},
                             },
@@ -209,7 +222,7 @@ def head_schemas() -> dict[str, Any]:
             "properties": {
                 "metadata": {
                     "type": "object",
-                    "description": "Optional; must come before the file part.",
+                    "description": "Optional; before or after the file part.",
                 },
                 "file": {"type": "string", "contentMediaType": "application/octet-stream"},
             },

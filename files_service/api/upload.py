@@ -5,17 +5,18 @@ full size. Here the body is read from the WSGI stream in ``READ_SIZE`` chunks th
 Werkzeug's sans-IO ``MultipartDecoder`` and the ``file`` part's bytes go to storage as they
 arrive, so memory stays flat and no copy of the upload is made whatever its size.
 
-The form:
+The form, its parts in either order (``curl -F file=@x -F metadata=…`` and ``requests``'
+``files=`` send the metadata last):
 
-- ``metadata`` (optional): a JSON object, at most ``MAX_FIELD_BYTES``. It must come before
-  the file part: the file is validated and written as it streams, so everything about it has
-  to be known when its first byte arrives.
 - ``file`` (required, exactly one): the content. Its ``filename`` is the file's name and its
   ``Content-Type`` the file's media type, unless it is missing or the generic
   ``application/octet-stream``: then one is guessed from the name.
+- ``metadata`` (optional, at most one): a JSON object, at most ``MAX_FIELD_BYTES``. Before the
+  file it is known (and checked) before a byte of the file moves; after it, it is read once
+  the file is in storage, and the row is written only then.
 
 No other part is accepted. The whole body, up to its closing boundary, is read before the
-write completes: a body that breaks off, is malformed, or has a part after the file fails
+write completes: a body that breaks off, is malformed, or has a part it should not have fails
 the write, which then leaves nothing in storage and no row in the registry.
 
 Errors name the part at fault with ``source.pointer`` as if the form were a JSON object:
@@ -49,6 +50,12 @@ READ_SIZE = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_OVERHEAD_BYTES = 64 * 1024  # preamble, part headers, epilogue: whatever the decoder buffers
 MAX_PARTS = 8
+MAX_FRAMING_BYTES = 1024 * 1024
+"""More than any body this module accepts carries besides the file's bytes: a preamble, two
+parts' headers and an epilogue of at most ``MAX_OVERHEAD_BYTES`` each, a metadata part of at
+most ``MAX_FIELD_BYTES`` and three boundary lines (each within one ``READ_SIZE`` read, or the
+decoder takes it for content). A body declaring a length over the upload limit by more than
+this is refused before it is read."""
 FILE_PART = "file"
 METADATA_PART = "metadata"
 POINTERS = {
@@ -73,7 +80,8 @@ def boundary_of(content_type: str | None) -> bytes:
 
 @dataclass(frozen=True)
 class UploadHead:
-    """What is known when the file part starts."""
+    """What is known when the file part starts: its name and type, and the metadata where
+    that part came first (``None`` otherwise)."""
 
     filename: str
     content_type: str | None
@@ -82,17 +90,27 @@ class UploadHead:
 
 class MultipartUpload:
     """One multipart body, read once: ``read_head`` up to the file part, then
-    ``file_chunks`` for the content and the rest of the body."""
+    ``file_chunks`` for the content and the rest of the body; ``metadata`` once it is all
+    read."""
 
     def __init__(self, stream: IO[bytes], boundary: bytes) -> None:
         self._stream = stream
         self._decoder = MultipartDecoder(boundary, max_parts=MAX_PARTS)
         self._started = False
+        self._seen_metadata = False
+        self._metadata: dict[str, Any] | None = None
+        self._complete = False
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """The ``metadata`` part, before or after the file (``None`` without one); known once
+        ``file_chunks`` has run to its end."""
+        if not self._complete:
+            raise RuntimeError("the metadata is known once the whole body is read")
+        return self._metadata
 
     def read_head(self) -> UploadHead:
         """Read the parts before the file part; ``ApiError`` for a form we do not take."""
-        metadata: dict[str, Any] | None = None
-        seen_metadata = False
         while True:
             event = self._next()
             if isinstance(event, Epilogue):
@@ -107,17 +125,13 @@ class MultipartUpload:
                             "The 'file' part needs a filename in its Content-Disposition.",
                         )
                     content_type = event.headers.get("Content-Type") or None
-                    return UploadHead(filename, content_type, metadata)
-                if name == METADATA_PART and not seen_metadata:
-                    seen_metadata = True
-                    metadata = self._json_object(self._field_value(METADATA_PART))
-                    continue
-                raise _unknown_part(name, seen_metadata)
+                    return UploadHead(filename, content_type, self._metadata)
+                self._other_part(name)
 
     def file_chunks(self) -> Iterator[bytes]:
-        """The file part's bytes as they arrive, then the rest of the body checked: nothing
-        but the closing boundary may follow. Any error is raised from the iterator, so that
-        the storage write consuming it fails and leaves nothing behind."""
+        """The file part's bytes as they arrive, then the rest of the body: a ``metadata``
+        part where none came before, then the closing boundary. Any error is raised from the
+        iterator, so that the storage write consuming it fails and leaves nothing behind."""
         if self._started:
             raise RuntimeError("the file part can be read once")
         self._started = True
@@ -131,18 +145,24 @@ class MultipartUpload:
         while True:
             event = self._next()
             if isinstance(event, Epilogue):
+                self._complete = True
                 return
             if isinstance(event, File | Field):
                 name = event.name or ""
-                if name == METADATA_PART:
-                    raise bad_pointer(
-                        "/metadata", "The 'metadata' part must come before the 'file' part."
-                    )
                 if name == FILE_PART:
                     raise bad_pointer("/file", "The form may have only one 'file' part.")
-                raise _unknown_part(name, True)
+                self._other_part(name)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _other_part(self, name: str) -> None:
+        """Read a part that is not the file: the one ``metadata`` part, or a refusal."""
+        if name != METADATA_PART:
+            raise _unknown_part(name)
+        if self._seen_metadata:
+            raise bad_pointer("/metadata", "The form may have only one 'metadata' part.")
+        self._seen_metadata = True
+        self._metadata = self._json_object(self._field_value(METADATA_PART))
 
     def _next(self) -> Event:
         """The decoder's next event, reading from the stream as it needs data."""
@@ -188,11 +208,9 @@ class MultipartUpload:
         return json_object(raw, "/metadata", not_json=detail, not_object=detail)
 
 
-def _unknown_part(name: str, seen_metadata: bool) -> ApiError:
-    if name == METADATA_PART and seen_metadata:
-        return bad_pointer("/metadata", "The form may have only one 'metadata' part.")
+def _unknown_part(name: str) -> ApiError:
     shown = shorten(name, 40)
     return bad_pointer(
         json_pointer(shown),
-        f"Unknown form part {shown!r}: the form takes 'metadata' (optional, first) and 'file'.",
+        f"Unknown form part {shown!r}: the form takes 'file' and, optionally, 'metadata'.",
     )

@@ -27,6 +27,8 @@ class Organization:
     id: str
     name: str
     created_at: float
+    storage_quota: int | None = None  # bytes; None: no quota
+    storage_used: int = 0  # bytes of its files, as the registry counts them when read
 
 
 @dataclass(frozen=True)

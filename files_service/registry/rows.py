@@ -26,31 +26,31 @@ def to_seconds(micros: int) -> float:
 
 
 def organization(row: Row) -> Organization:
-    return Organization(id=row["id"], name=row["name"], created_at=to_seconds(row["created_at"]))
+    """An organization; its ``storage_used`` where the query summed it (0 otherwise)."""
+    return Organization(
+        id=row["id"], name=row["name"], created_at=to_seconds(row["created_at"]),
+        storage_quota=row.get("storage_quota"), storage_used=int(row.get("storage_used") or 0),
+    )
 
 
 def api_key(row: Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        name=row["name"],
-        status=row["status"],
-        file_url_ttl=row["file_url_ttl"],
-        api_version=row["api_version"],
-        created_at=to_seconds(row["created_at"]),
-    )
+    return ApiKey(name=row["name"], **_principal(row))
 
 
 def webhook(row: Row) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        url=row["url"],
-        status=row["status"],
-        file_url_ttl=row["file_url_ttl"],
-        api_version=row["api_version"],
-        created_at=to_seconds(row["created_at"]),
-    )
+    return Webhook(url=row["url"], **_principal(row))
+
+
+def _principal(row: Row) -> dict[str, Any]:
+    """What api-keys and webhooks both hold."""
+    return {
+        "id": row["id"],
+        "organization_id": row["organization_id"],
+        "status": row["status"],
+        "file_url_ttl": row["file_url_ttl"],
+        "api_version": row["api_version"],
+        "created_at": to_seconds(row["created_at"]),
+    }
 
 
 def file(row: Row) -> File:

@@ -27,12 +27,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
-
-# Steps from version N-1 to N, run in order by ``init`` inside its transaction. Empty while the
-# schema is at its first version. Migrations only ever add what older code can ignore, so that
-# replicas of the previous release keep working during a rolling deploy.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+SCHEMA_VERSION = 2
 
 # Named constraints, so that a later migration can drop or alter them by a known name on
 # every backend.
@@ -54,6 +49,9 @@ organizations = Table(
     Column("id", String(_ID), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Bytes its files may take in all; NULL: no quota (version 2). What they take is summed
+    # from ``files`` when needed, so it is exact whatever wrote the rows.
+    Column("storage_quota", BigInteger, nullable=True),
 )
 
 api_keys = Table(
@@ -124,3 +122,15 @@ schema_version = Table(
     Column("version", Integer, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+
+def _add_storage_quota(conn: Connection) -> None:
+    """Version 2: ``organizations.storage_quota`` (NULL for every organization: no quota)."""
+    column_type = BigInteger().compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE organizations ADD COLUMN storage_quota {column_type}")
+
+
+# Steps from version N-1 to N, run in order by ``init`` inside its transaction. Migrations only
+# ever add what older code can ignore, so that replicas of the previous release keep working
+# during a rolling deploy.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_storage_quota}

@@ -36,9 +36,9 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
 
 from ..clock import Clock
-from ..errors import NotFound, SchemaMissing, ValidationError
+from ..errors import NotFound, QuotaExceeded, SchemaMissing, ValidationError
 from ..ids import hash_secret, new_id, new_secret
-from ..validation import validate_content_type, validate_filename, validate_metadata, validate_ttl
+from ..validation import check_file_fields, validate_quota, validate_ttl
 from . import rows
 from .checks import (
     check_byte_size,
@@ -182,15 +182,33 @@ class Registry:
         return rows.organization(values)
 
     def get_organization(self, org_id: str) -> Organization:
-        """The organization ``org_id``; ``NotFound`` if there is none."""
+        """The organization ``org_id``, with what its files take now; ``NotFound`` if there is
+        none."""
         with transaction(self._engine, write=False) as conn:
-            return rows.organization(_one(conn, organizations, org_id, "organization"))
+            row = conn.execute(_ORGANIZATIONS.where(organizations.c.id == org_id)).first()
+        if row is None:
+            raise NotFound("organization", org_id)
+        return rows.organization(row._mapping)
 
     def list_organizations(self) -> list[Organization]:
-        """Every organization, oldest first."""
-        query = select(organizations).order_by(organizations.c.created_at, organizations.c.id)
+        """Every organization, oldest first, with what its files take."""
+        query = _ORGANIZATIONS.order_by(organizations.c.created_at, organizations.c.id)
         with transaction(self._engine, write=False) as conn:
             return [rows.organization(row._mapping) for row in conn.execute(query)]
+
+    def set_storage_quota(self, org_id: str, quota: int | None) -> Organization:
+        """Set (or with ``None`` remove) the storage quota of ``org_id``, in bytes. A quota
+        below what the organization stores already refuses its next files, and keeps what it
+        has."""
+        quota = validate_quota(quota)
+        with transaction(self._engine, write=True) as conn:
+            done = conn.execute(
+                update(organizations).where(organizations.c.id == org_id)
+                .values(storage_quota=quota)
+            )
+            if done.rowcount != 1:
+                raise NotFound("organization", org_id)
+        return self.get_organization(org_id)
 
     # -- principals: api-keys and webhooks ---------------------------------------------------
 
@@ -327,24 +345,28 @@ class Registry:
         """Register a file of ``org_id`` already written to storage at ``storage_key``.
 
         ``file_id`` is the id chosen beforehand (``new_id("file")``) where the storage key had
-        to contain it; ``created_by`` is the uploading api-key, of the same organization."""
-        filename = validate_filename(filename)
-        content_type = validate_content_type(content_type)
-        meta = validate_metadata(metadata)
+        to contain it; ``created_by`` is the uploading api-key, of the same organization.
+        ``QuotaExceeded`` where the file would take the organization past its storage quota:
+        checked and inserted in one transaction that holds the organization's row, so that
+        of two files racing for the last bytes of a quota only one gets in."""
+        fields = check_file_fields(filename, content_type, metadata)
+        size = check_byte_size(byte_size)
         values = {
             "id": new_id("file") if file_id is None else check_file_id(file_id),
             "organization_id": org_id,
-            "filename": filename,
-            "content_type": content_type,
-            "byte_size": check_byte_size(byte_size),
+            "filename": fields.filename,
+            "content_type": fields.content_type,
+            "byte_size": size,
             "checksum": check_checksum(checksum),
             "storage_key": check_storage_key(storage_key),
             "created_by": created_by,
-            "metadata_json": json.dumps(meta, ensure_ascii=False, separators=(",", ":")),
+            "metadata_json": json.dumps(
+                fields.metadata, ensure_ascii=False, separators=(",", ":")
+            ),
             "created_at": self._now_micros(),
         }
         with transaction(self._engine, write=True) as conn:
-            _one(conn, organizations, org_id, "organization")
+            _check_quota(conn, org_id, size)
             if created_by is not None:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
@@ -462,6 +484,43 @@ class Registry:
         if row is None:
             raise NotFound(kind.name, principal_id)
         return kind.to_record(row._mapping)
+
+
+def _storage_used(org: Any) -> Any:
+    """The bytes the files of ``org`` (an id, or the organizations' id column) take."""
+    return (
+        select(func.coalesce(func.sum(files.c.byte_size), 0))
+        .where(files.c.organization_id == org)
+        .scalar_subquery()
+    )
+
+
+_ORGANIZATIONS = select(organizations, _storage_used(organizations.c.id).label("storage_used"))
+"""Organizations with what their files take, summed when read: exact whatever wrote the rows
+(an older release during a rolling deploy too), at the cost of reading the organization's
+file sizes."""
+
+
+def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
+    """Lock the organization's row until the transaction ends and refuse ``byte_size`` more
+    bytes past its quota (``QuotaExceeded``); ``NotFound`` for no such organization.
+
+    The lock makes the check and the insert after it one step: a racing transaction waits
+    here until this one has committed its file (PostgreSQL's ``FOR UPDATE``; on SQLite the
+    write transaction, begun IMMEDIATE, already holds the database), and then counts it."""
+    row = conn.execute(
+        select(organizations.c.storage_quota)
+        .where(organizations.c.id == org_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("organization", org_id)
+    quota = row.storage_quota
+    if quota is None:
+        return
+    used = int(conn.execute(select(_storage_used(org_id))).scalar_one())
+    if used + byte_size > quota:
+        raise QuotaExceeded(quota, used)
 
 
 def _one(conn: Connection, table: Table, ident: str, kind: str) -> rows.Row:

@@ -104,7 +104,8 @@ def test_every_json_body_endpoint_refuses_a_document_past_the_limit(
 
 
 def test_a_document_at_the_limit_is_read(api, world):
-    head = b'{"data": {"type": "file", "attributes": {"filename": "a.txt", "storage-key": "'
+    head = (b'{"data": {"type": "file", "attributes": {"filename": "a.txt", "storage-key": "'
+            + f"imports/{world.org.id}/".encode())
     tail = b'"}}}'
     body = CountingBody(head, MAX_DOCUMENT_BYTES - len(head) - len(tail), tail, filler=b"k")
     response = send(api, "/api/v1/files", "POST", body, JSON_API, chunked=True)

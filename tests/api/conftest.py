@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from files_service import get_services
+from files_service.registry import Registry
 from files_service.registry.models import ApiKey, Organization
 from files_service.services import Services
+from files_service.storage import S3Storage
 from tests.conftest import World, make_world, sample
+from tests.registry.conftest import backend_url
+from tests.servers import s3_client
 
 JSON_API = "application/vnd.api+json"
 _LEGACY_DOWNLOAD = re.compile(r"^/api/v1/files/[^/?]+/[^/?]+")
@@ -175,3 +183,115 @@ def make_key(services: Services) -> Callable[..., tuple[ApiKey, str]]:
         )
 
     return make
+
+
+# -- every backend: local files or S3 (the session's moto server), SQLite or PostgreSQL ------
+
+
+@dataclass
+class Stack:
+    """The app on one storage and one database, a world in it, and ways to see what storage
+    holds around the service (boto3 for S3, the directory for local files)."""
+
+    storage_kind: str
+    database_kind: str
+    app: Flask
+    services: Services
+    world: World
+    api: ApiClient
+    s3: Any = None  # a boto3 client of the bucket, for S3
+    bucket: str = ""
+    s3_calls: list[str] = field(default_factory=list)  # every S3 operation the service made
+
+    def put(self, key: str, content: bytes) -> None:
+        """Put an object in storage as the main API would (not through the service)."""
+        if self.s3 is not None:
+            self.s3.put_object(Bucket=self.bucket, Key=f"{STACK_PREFIX}/{key}", Body=content)
+        else:
+            path = self._root() / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object in storage and its bytes (local storage's temporary area left out)."""
+        if self.s3 is not None:
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"{STACK_PREFIX}/")
+            return {
+                item["Key"].removeprefix(f"{STACK_PREFIX}/"): self.s3.get_object(
+                    Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                for item in listed.get("Contents", [])
+            }
+        root = self._root()
+        return {
+            str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and not str(p.relative_to(root)).startswith(".tmp")
+        }
+
+    def leftovers(self) -> list[str]:
+        """What an aborted write could leave: open S3 multipart uploads, or local temporary
+        files."""
+        if self.s3 is not None:
+            uploads = self.s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+            return [upload["Key"] for upload in uploads]
+        return [str(p) for p in (self._root() / ".tmp").rglob("*") if p.is_file()]
+
+    def rows(self, org_id: str | None = None) -> list[str]:
+        """The ids of the files of ``org_id`` (default: the world's) in the registry."""
+        files, _ = self.services.registry.list_files(org_id or self.world.org.id, limit=100)
+        return [file.id for file in files]
+
+    def _root(self) -> Path:
+        return Path(self.services.storage.url.removeprefix("local://"))
+
+
+STACK_PREFIX = "stack/prefix"
+STACKS = [
+    pytest.param(("local", "sqlite"), id="local-sqlite"),
+    pytest.param(("s3", "sqlite"), id="s3-sqlite"),
+    pytest.param(("local", "postgresql"), id="local-postgresql", marks=pytest.mark.postgres),
+    pytest.param(("s3", "postgresql"), id="s3-postgresql", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture
+def make_stack(
+    request: pytest.FixtureRequest, make_app: Callable[..., Flask], validate: Any,
+    tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    """Build ``Stack``s: ``make_stack("s3", "postgresql", **settings)``. PostgreSQL needs
+    ``FILES_TEST_DATABASE_URL`` (skipped, saying so, without it); each stack gets a schema of
+    its own there and a bucket of its own on S3."""
+    with ExitStack() as cleanup:
+
+        def make(storage_kind: str, database_kind: str, **settings: Any) -> Stack:
+            url = cleanup.enter_context(backend_url(database_kind, tmp_path))
+            registry = Registry(url, clock=request.getfixturevalue("clock"))
+            cleanup.callback(registry.dispose)
+            registry.init()
+            storage = None
+            s3 = None
+            bucket = ""
+            calls: list[str] = []
+            if storage_kind == "s3":
+                endpoint = request.getfixturevalue("moto_endpoint")
+                s3 = s3_client(endpoint)
+                bucket = f"stack-{uuid.uuid4().hex}"
+                s3.create_bucket(Bucket=bucket)
+                storage = S3Storage(bucket, STACK_PREFIX, client=s3_client(endpoint))
+                storage.client.meta.events.register(
+                    "before-call.s3", lambda model, **_: calls.append(model.name)
+                )
+            app = make_app(storage=storage, registry=registry, database_url=url, **settings)
+            services = get_services(app)
+            world = make_world(services)
+            return Stack(storage_kind, database_kind, app, services, world,
+                         ApiClient(app, validate, world.secret), s3, bucket, calls)
+
+        yield make
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest, make_stack: Callable[..., Stack]) -> Stack:
+    """The app on each storage backend and each database."""
+    storage_kind, database_kind = request.param
+    return make_stack(storage_kind, database_kind)

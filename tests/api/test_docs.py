@@ -94,7 +94,7 @@ def form_part(spec: str) -> Part:
 def test_the_curl_examples_work(doc: Path, api: ApiClient, world: World, services: Services):
     hook = services.registry.create_webhook(world.org.id, url="https://example.com/hook",
                                             file_url_ttl=600)
-    services.storage.write("incoming/report.txt", iter([b"made by the main API\n"]))
+    services.storage.write(f"imports/{world.org.id}/report.txt", [b"made by the main API\n"])
     variables = {"API": "http://127.0.0.1:8000/api/v1", "KEY": world.secret,
                  "FILE": world.file.id, "ORG": world.org.id, "WEBHOOK": hook.id}
     lines = examples(doc)

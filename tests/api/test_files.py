@@ -94,12 +94,13 @@ def api_org(services: Services, api: ApiClient) -> str:
     return key.organization_id
 
 
-def test_register_reads_size_and_checksum_from_storage(api: ApiClient, services: Services):
+def test_register_reads_size_and_checksum_from_storage(api: ApiClient, services: Services,
+                                                        world: World):
     content = b"stored by the main API"
-    services.storage.write("incoming/contract.pdf", iter([content]))
+    services.storage.write(f"imports/{world.org.id}/contract.pdf", iter([content]))
     response = api.register({
         "filename": "contract.pdf", "content-type": "application/pdf",
-        "storage-key": "incoming/contract.pdf", "metadata": {"deal": "42"},
+        "storage-key": f"imports/{world.org.id}/contract.pdf", "metadata": {"deal": "42"},
     })
     assert response.status_code == 201
     attributes = response.get_json(force=True)["data"]["attributes"]
@@ -110,75 +111,86 @@ def test_register_reads_size_and_checksum_from_storage(api: ApiClient, services:
     assert download.data == content
 
 
-def test_register_guesses_a_missing_content_type(api: ApiClient, services: Services):
-    services.storage.write("incoming/a.png", iter([b"png"]))
-    response = api.register({"filename": "a.png", "storage-key": "incoming/a.png"})
+def test_register_guesses_a_missing_content_type(api: ApiClient, services: Services,
+                                                 world: World):
+    services.storage.write(f"imports/{world.org.id}/a.png", iter([b"png"]))
+    response = api.register({"filename": "a.png", "storage-key": f"imports/{world.org.id}/a.png"})
     assert response.get_json(force=True)["data"]["attributes"]["content-type"] == "image/png"
+
+
+IMPORTED = "imports/{org}/x"
 
 
 @pytest.mark.parametrize(
     ("attributes", "status", "pointer"),
     [
-        ({"filename": "a.txt", "storage-key": "nothing/here"}, 400,
+        ({"filename": "a.txt", "storage-key": "imports/{org}/nothing/here"}, 400,
          "/data/attributes/storage-key"),
-        ({"filename": "a.txt", "storage-key": "../etc/passwd"}, 400,
+        ({"filename": "a.txt", "storage-key": "../etc/passwd"}, 403,
          "/data/attributes/storage-key"),
         ({"filename": "a.txt", "storage-key": 7}, 400, "/data/attributes/storage-key"),
         ({"filename": "a.txt"}, 400, "/data/attributes/storage-key"),
-        ({"storage-key": "incoming/x"}, 400, "/data/attributes/filename"),
-        ({"filename": "a/b", "storage-key": "incoming/x"}, 400, "/data/attributes/filename"),
-        ({"filename": 5, "storage-key": "incoming/x"}, 400, "/data/attributes/filename"),
-        ({"filename": "a", "storage-key": "incoming/x", "content-type": "nope"}, 400,
+        ({"storage-key": IMPORTED}, 400, "/data/attributes/filename"),
+        ({"filename": "a/b", "storage-key": IMPORTED}, 400, "/data/attributes/filename"),
+        ({"filename": 5, "storage-key": IMPORTED}, 400, "/data/attributes/filename"),
+        ({"filename": "a", "storage-key": IMPORTED, "content-type": "nope"}, 400,
          "/data/attributes/content-type"),
-        ({"filename": "a", "storage-key": "incoming/x", "metadata": [1]}, 400,
+        ({"filename": "a", "storage-key": IMPORTED, "metadata": [1]}, 400,
          "/data/attributes/metadata"),
-        ({"filename": "a", "storage-key": "incoming/x", "checksum": "00"}, 400,
+        ({"filename": "a", "storage-key": IMPORTED, "checksum": "00"}, 400,
          "/data/attributes/checksum"),
-        ({"filename": "a", "storage-key": "incoming/x", "colour": "red"}, 400,
+        ({"filename": "a", "storage-key": IMPORTED, "colour": "red"}, 400,
          "/data/attributes/colour"),
     ],
 )
 def test_register_errors_point_at_the_member(
-    api: ApiClient, services: Services, attributes, status, pointer
+    api: ApiClient, services: Services, world: World, attributes, status, pointer
 ):
-    services.storage.write("incoming/x", iter([b"x"]))
+    services.storage.write(IMPORTED.format(org=world.org.id), iter([b"x"]))
+    if isinstance(attributes.get("storage-key"), str):
+        attributes = {**attributes, "storage-key": attributes["storage-key"].format(
+            org=world.org.id)}
     response = api.register(attributes)
     assert response.status_code == status
     assert error_of(response)["source"] == {"pointer": pointer}
 
 
 @pytest.mark.parametrize(
-    "key",
+    ("key", "status"),
     [
-        ".tmp/x",  # local storage's temporary area
-        ".TMP/x.part",
-        "a/" + "x" * 256,  # a segment longer than a filesystem takes
-        "x" * 1025,
-        "a/../b",
-        "../b",
-        "/etc/passwd",
-        "a//b",
-        "a/",
-        "a/./b",
-        "a\\b",
-        "a\x00b",
-        "a\nb",
-        "",
+        # In the import folder, but no storage can hold it: a bad value.
+        ("imports/{org}/" + "x" * 256, 400),  # a segment longer than a filesystem takes
+        ("imports/{org}/" + "x" * 1025, 400),
+        ("imports/{org}/a\x00b", 400),
+        ("imports/{org}/a\nb", 400),
+        # Anywhere else, whatever storage would say of it: out of reach.
+        (".tmp/x", 403),  # local storage's temporary area
+        (".TMP/x.part", 403),
+        ("imports/{org}/../b", 403),
+        ("../b", 403),
+        ("/etc/passwd", 403),
+        ("imports/{org}//b", 403),
+        ("imports/{org}/a/", 403),
+        ("imports/{org}/./b", 403),
+        ("imports/{org}/a\\b", 403),
+        ("", 403),
     ],
 )
 def test_register_refuses_keys_storage_cannot_hold_naming_the_attribute(
-    api: ApiClient, services: Services, caplog: pytest.LogCaptureFixture, key: str
+    api: ApiClient, services: Services, world: World, caplog: pytest.LogCaptureFixture,
+    key: str, status: int,
 ):
-    """Any key the storage backend refuses is the client's mistake: a 400 on the attribute,
+    """Any key the storage backend refuses is the client's mistake: a 4xx on the attribute,
     never a 500 with a traceback in the log, and nothing registered."""
     (Path(services.storage.url.removeprefix("local://")) / ".tmp" / "x").write_bytes(b"temp")
     before = objects(services)
     with caplog.at_level(logging.WARNING, logger="files_service"):
-        response = api.register({"filename": "a.txt", "storage-key": key})
-    assert response.status_code == 400, response.get_data(as_text=True)
+        response = api.register({"filename": "a.txt",
+                                 "storage-key": key.replace("{org}", world.org.id)})
+    assert response.status_code == status, response.get_data(as_text=True)
     error = error_of(response)
     assert error["source"] == {"pointer": "/data/attributes/storage-key"}
-    assert "storage key" in error["detail"]
+    assert ("storage key" if status == 400 else "import folder") in error["detail"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(services.registry.list_files(api_org(services, api), limit=100)[0]) == 1
     assert objects(services) == before
@@ -186,20 +198,22 @@ def test_register_refuses_keys_storage_cannot_hold_naming_the_attribute(
 
 @pytest.mark.parametrize("filename", UNREADABLE_NAMES)
 def test_register_refuses_an_unreadable_filename(
-    api: ApiClient, services: Services, filename: str
+    api: ApiClient, services: Services, world: World, filename: str
 ):
-    services.storage.write("incoming/x", iter([b"x"]))
-    response = api.register({"filename": filename, "storage-key": "incoming/x"})
+    services.storage.write(f"imports/{world.org.id}/x", iter([b"x"]))
+    response = api.register({"filename": filename, "storage-key": f"imports/{world.org.id}/x"})
     assert response.status_code == 400
     error = error_of(response)
     assert error["source"] == {"pointer": "/data/attributes/filename"}
     assert f"U+{ord(next(c for c in filename if not c.isprintable())):04X}" in error["detail"]
 
 
-def test_register_refuses_the_services_own_uploads(api: ApiClient, other: World):
-    response = api.register({"filename": "stolen.txt", "storage-key": other.file.storage_key})
-    assert response.status_code == 400
-    assert error_of(response)["source"] == {"pointer": "/data/attributes/storage-key"}
+def test_register_refuses_the_services_own_uploads(api: ApiClient, world: World, other: World):
+    for key in (other.file.storage_key, world.file.storage_key):
+        response = api.register({"filename": "stolen.txt", "storage-key": key})
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "forbidden"
+        assert error_of(response)["source"] == {"pointer": "/data/attributes/storage-key"}
 
 
 @pytest.mark.parametrize(
@@ -435,7 +449,8 @@ def test_read_only_views(api: ApiClient, world: World, other: World, services: S
     assert webhook["relationships"]["organization"]["data"]["id"] == world.org.id
     org = api.get(f"/api/v1/organizations/{world.org.id}").get_json(force=True)["data"]
     assert org == {"type": "organization", "id": world.org.id,
-                   "attributes": {"name": "Acme", "created-at": "2026-01-01T00:00:00.000Z"}}
+                   "attributes": {"name": "Acme", "created-at": "2026-01-01T00:00:00.000Z",
+                                  "storage-quota": None, "storage-used": len(world.content)}}
     other_hook = services.registry.create_webhook(other.org.id, url="https://example.com/o")
     for path in (f"/api/v1/api-keys/{other.key.id}", f"/api/v1/webhooks/{other_hook.id}",
                  f"/api/v1/organizations/{other.org.id}", "/api/v1/api-keys/key_nope",

@@ -3,6 +3,8 @@ objects naming what is at fault, reserved and unsupported parameters."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from files_service.services import Services
@@ -34,10 +36,10 @@ def test_415_for_a_content_type_we_do_not_take(api: ApiClient, content_type):
     assert error_of(response)["source"] == {"header": "Content-Type"}
 
 
-def test_a_profile_parameter_is_fine(api: ApiClient, services: Services):
-    services.storage.write("incoming/p.txt", iter([b"p"]))
-    body = b'{"data": {"type": "file", "attributes": {"filename": "p.txt", ' \
-           b'"storage-key": "incoming/p.txt"}}}'
+def test_a_profile_parameter_is_fine(api: ApiClient, services: Services, world: World):
+    services.storage.write(f"imports/{world.org.id}/p.txt", iter([b"p"]))
+    body = json.dumps({"data": {"type": "file", "attributes": {
+        "filename": "p.txt", "storage-key": f"imports/{world.org.id}/p.txt"}}})
     response = api.post("/api/v1/files", data=body, headers={
         "Content-Type": 'application/vnd.api+json; profile="https://example.com/p"'})
     assert response.status_code == 201

@@ -80,10 +80,11 @@ def test_what_each_version_serves_matches_its_description(
 ):
     spec = spec_for(api, version)
     hook = services.registry.create_webhook(world.org.id, url="https://example.com/h")
-    services.storage.write("incoming/a.txt", iter([b"a"]))
+    services.storage.write(f"imports/{world.org.id}/a.txt", iter([b"a"]))
     cases = [
         ("FileDocument", api.upload(b"x", metadata={"a": "b"}, version=version)),
-        ("FileDocument", api.register({"filename": "a.txt", "storage-key": "incoming/a.txt"},
+        ("FileDocument", api.register({"filename": "a.txt",
+                                       "storage-key": f"imports/{world.org.id}/a.txt"},
                                       version=version)),
         ("FileDocument", api.get(f"/api/v1/files/{world.file.id}?include=created-by,"
                                  "organization", version=version)),

@@ -73,7 +73,8 @@ def session(app: Flask, client: ApiClient, clock: Any) -> list[tuple[str, TestRe
     client.secret = world.secret
     hook = services.registry.create_webhook(world.org.id, url="https://example.com/hook",
                                             file_url_ttl=3600)
-    services.storage.write("incoming/contract.pdf", iter([b"%PDF-1.7 contract"]))
+    imports = f"imports/{world.org.id}"
+    services.storage.write(f"{imports}/contract.pdf", iter([b"%PDF-1.7 contract"]))
     out: list[tuple[str, TestResponse]] = []
 
     def step(label: str, response: TestResponse) -> TestResponse:
@@ -87,7 +88,7 @@ def session(app: Flask, client: ApiClient, clock: Any) -> list[tuple[str, TestRe
     clock.advance(1)
     step("POST /files (register)", client.register({
         "filename": "contract.pdf", "content-type": "application/pdf",
-        "storage-key": "incoming/contract.pdf"}))
+        "storage-key": f"{imports}/contract.pdf"}))
     step("GET /files/{id}?include=organization,created-by", client.get(
         f"/api/v1/files/{file_id}?include=organization,created-by"))
     step("GET /files/{id}?fields[file]=checksum,url,url-expires-at,metadata.project",
@@ -106,7 +107,7 @@ def session(app: Flask, client: ApiClient, clock: Any) -> list[tuple[str, TestRe
     step("GET /files/{missing}", client.get("/api/v1/files/file_" + "0" * 22))
     step("GET /files?sort=name", client.get("/api/v1/files?sort=name"))
     step("POST /files (storage-key not found)", client.register(
-        {"filename": "x.txt", "storage-key": "incoming/missing.txt"}))
+        {"filename": "x.txt", "storage-key": f"{imports}/missing.txt"}))
     step("DELETE /files/{id}", client.delete(f"/api/v1/files/{file_id}"))
     return out
 

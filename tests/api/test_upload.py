@@ -148,15 +148,32 @@ def test_a_truncated_body_without_length_is_refused(api: ApiClient, services: Se
     assert file_count(services, world) == 1
 
 
-def test_metadata_after_the_file_is_refused_and_nothing_is_stored(
-    api: ApiClient, services: Services, world: World
+@pytest.mark.parametrize(
+    ("parts", "status", "pointer"),
+    [
+        ([Part("file", b"content", "a.txt", "text/plain"), Part("metadata", b"[1]")], 400,
+         "/metadata"),
+        ([Part("file", b"content", "a.txt", "text/plain"),
+          Part("metadata", b'{"k": "' + b"v" * 17000 + b'"}')], 400, "/metadata"),
+        ([Part("file", b"content", "a.txt", "text/plain"),
+          Part("metadata", b'{"k": "' + b"v" * 70000 + b'"}')], 413, "/metadata"),
+        ([Part("metadata", b"{}"), Part("file", b"content", "a.txt", "text/plain"),
+          Part("metadata", b"{}")], 400, "/metadata"),
+        ([Part("file", b"content", "a.txt", "text/plain"), Part("metadata", b"{}"),
+          Part("file", b"again", "b.txt", "text/plain")], 400, "/file"),
+        ([Part("file", b"content", "a.txt", "text/plain"), Part("colour", b"red")], 400,
+         "/colour"),
+    ],
+)
+def test_a_bad_part_after_the_file_leaves_nothing(
+    api: ApiClient, services: Services, world: World, parts, status, pointer
 ):
-    body, form_type = multipart([Part("file", b"content", "a.txt", "text/plain"),
-                                 Part("metadata", b'{"a": "b"}')])
+    """The file is in storage by the time these are read: it is removed again."""
+    body, form_type = multipart(parts)
     before = stored_objects(services)
     response = api.post("/api/v1/files", data=body, headers={"Content-Type": form_type})
-    assert response.status_code == 400
-    assert error_of(response)["source"] == {"pointer": "/metadata"}
+    assert response.status_code == status, response.data
+    assert error_of(response)["source"] == {"pointer": pointer}
     assert stored_objects(services) == before
     assert file_count(services, world) == 1
 

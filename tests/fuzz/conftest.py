@@ -12,9 +12,10 @@ from files_service.registry.models import File, Webhook
 from files_service.services import Services
 from tests.conftest import World, make_world
 
-REGISTRABLE_KEY = "imports/report.csv"
-"""An object put in storage by someone other than the service: the one key registering may
-name (anything under ``org_…`` is the service's own uploads, never registrable)."""
+REGISTRABLE_NAME = "report.csv"
+"""An object put in our import folder by someone other than the service (the main API): the
+one key registering may name (``Tenants.registrable_key``); everything else in storage is out
+of reach."""
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Tenants:
     def our_file_ids(self) -> set[str]:
         return {file.id for file in self.our_files}
 
+    @property
+    def registrable_key(self) -> str:
+        return f"imports/{self.ours.org.id}/{REGISTRABLE_NAME}"
+
 
 @pytest.fixture
 def tenants(services: Services) -> Tenants:
@@ -40,7 +45,8 @@ def tenants(services: Services) -> Tenants:
                         content_type="text/plain")
     second = store_file(services, ours.org.id, iter([b"second"]), filename="second.txt",
                         content_type="text/plain", created_by=ours.key.id)
-    services.storage.write(REGISTRABLE_KEY, [b"a,b\n1,2\n"])
+    services.storage.write(f"imports/{ours.org.id}/{REGISTRABLE_NAME}", [b"a,b\n1,2\n"])
+    services.storage.write(f"imports/{theirs.org.id}/{REGISTRABLE_NAME}", [b"theirs\n"])
     return Tenants(
         ours=ours,
         theirs=theirs,

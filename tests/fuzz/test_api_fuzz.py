@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from files_service.validation import MAX_FILENAME_BYTES
 from files_service.versioning.released import VERSIONS
 from tests.api.conftest import BOUNDARY, JSON_API, check_response
-from tests.fuzz.conftest import REGISTRABLE_KEY, Tenants
+from tests.fuzz.conftest import REGISTRABLE_NAME, Tenants
 
 # More for a deeper run by hand: FILES_TEST_FUZZ_EXAMPLES=5000 .venv/bin/pytest tests/fuzz
 FUZZ = settings(
@@ -456,8 +456,9 @@ def register_documents(draw: Any, tenants: Tenants) -> Any:
         return draw(JSON_VALUES)
     if draw(st.booleans()):  # a good document, but for one member maybe
         attributes = {"filename": draw(st.sampled_from(["a.csv", "é.csv"]) | SAFE_TEXT),
-                      "storage-key": draw(st.sampled_from([REGISTRABLE_KEY] * 3 + [
-                          tenants.theirs.file.storage_key, f"./{REGISTRABLE_KEY}"]))}
+                      "storage-key": draw(st.sampled_from([tenants.registrable_key] * 3 + [
+                          tenants.theirs.file.storage_key, f"./{tenants.registrable_key}",
+                          f"imports/{tenants.theirs.org.id}/{REGISTRABLE_NAME}"]))}
         if draw(st.booleans()):
             attributes["metadata"] = draw(st.dictionaries(st.text(max_size=5), JSON_VALUES,
                                                           max_size=2) | JSON_VALUES)
@@ -470,11 +471,15 @@ def register_documents(draw: Any, tenants: Tenants) -> Any:
                                                 "\u202e.exe", "a" * 256, "é" * 128]),
                                st.text(max_size=40), JSON_SCALARS)),
         ("storage-key", st.one_of(
-            st.sampled_from([REGISTRABLE_KEY, tenants.ours.file.storage_key,
-                             tenants.theirs.file.storage_key, f"./{REGISTRABLE_KEY}",
-                             f"imports/../{tenants.theirs.file.storage_key}",
-                             f"/{REGISTRABLE_KEY}", REGISTRABLE_KEY + "/", "imports//report.csv",
-                             "IMPORTS/report.csv", f"{tenants.theirs.org.id}/x", "..", ""]),
+            st.sampled_from([tenants.registrable_key, tenants.ours.file.storage_key,
+                             tenants.theirs.file.storage_key, f"./{tenants.registrable_key}",
+                             f"imports/{tenants.ours.org.id}/../{tenants.theirs.org.id}/"
+                             f"{REGISTRABLE_NAME}",
+                             f"imports/{tenants.theirs.org.id}/{REGISTRABLE_NAME}",
+                             f"/{tenants.registrable_key}", tenants.registrable_key + "/",
+                             f"imports/{tenants.ours.org.id}//{REGISTRABLE_NAME}",
+                             f"IMPORTS/{tenants.ours.org.id}/{REGISTRABLE_NAME}",
+                             f"{tenants.theirs.org.id}/x", "..", ""]),
             st.text(max_size=30), JSON_SCALARS)),
         ("content-type", st.one_of(st.sampled_from(["text/csv", "text/html; charset=utf-8",
                                                     "nope", ""]), st.text(max_size=20),
@@ -542,7 +547,7 @@ def test_no_request_document_crashes_or_is_wrongly_accepted(app: Flask, validate
         assert data["type"] == "file" and "id" not in data and "relationships" not in data
         attributes = data["attributes"]
         assert set(attributes) <= writable, attributes
-        assert attributes["storage-key"] == REGISTRABLE_KEY, attributes
+        assert attributes["storage-key"] == tenants.registrable_key, attributes
         assert valid_filename(attributes["filename"]), attributes
         assert attributes.get("metadata") is None or isinstance(attributes["metadata"], dict)
         created = body_of(response)["data"]
