@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,7 +210,16 @@ def test_check_fails_when_the_root_is_a_file(storage: LocalStorage, root: Path) 
 
 def test_unwritable_root_is_unavailable(tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
+        # root writes anywhere: check as nobody, in a child that drops root's privileges.
+        base = Path(tempfile.mkdtemp(prefix="files-unwritable-"))
+        try:
+            base.chmod(0o755)
+            storage = LocalStorage(base / "root")
+            assert _check_as_nobody(storage) == "unavailable"
+            storage.check()  # the same folder is fine for its owner
+        finally:
+            shutil.rmtree(base)
+        return
     root = tmp_path / "read-only"
     storage = LocalStorage(root)
     root.chmod(0o555)
@@ -217,3 +228,23 @@ def test_unwritable_root_is_unavailable(tmp_path: Path) -> None:
             storage.check()
     finally:
         root.chmod(0o755)
+
+
+def _check_as_nobody(storage: LocalStorage) -> str:
+    """What ``storage.check()`` does for the unprivileged user nobody (65534)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 3
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                storage.check()
+                code = 0
+            except StorageUnavailable:
+                code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return {0: "available", 1: "unavailable"}.get(os.waitstatus_to_exitcode(status), "crashed")
