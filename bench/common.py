@@ -121,19 +121,16 @@ def calls_for(call: Callable[[], object], seconds: float) -> int:
     return max(10, int(seconds * number / max(took, 1e-9)))
 
 
-def time_calls(call: Callable[[], object], number: int) -> float:
-    """Seconds per call over ``number`` calls, with the garbage collector off as timeit does."""
-    return timeit.Timer(call).timeit(number) / number
-
-
 def timed_rounds(result: FamilyResult, key: str, label: str, unit: str, config: RunConfig,
                  call: Callable[[], object], seconds: float = 0.0) -> None:
     """The figure ``key``: ``config.inproc_rounds`` rounds of ``call``, each about
-    ``seconds`` (``config.inproc_seconds``) long, in ms per call (``unit`` "ms") or µs."""
+    ``seconds`` (``config.inproc_seconds``) long, in ms per call (``unit`` "ms") or µs, with
+    the garbage collector off as timeit does."""
     number = calls_for(call, seconds or config.inproc_seconds)
     metric, scale = ("ms", 1e3) if unit == "ms" else ("us", 1e6)
     for _ in range(config.inproc_rounds):
-        result.measurement(key, label, unit).add({metric: time_calls(call, number) * scale})
+        result.measurement(key, label, unit).add(
+            {metric: timeit.Timer(call).timeit(number) / number * scale})
 
 
 def machine_info() -> dict[str, Any]:

@@ -51,7 +51,7 @@ def s3_stream(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     """The big S3 object through the edge and read directly with boto3, in pairs."""
     stored = lab.s3_file("big")
     url = lab.edge_s3.base + stored.url_path
-    moto = s3_client(lab.moto)
+    moto = s3_client(lab.moto.base)
     if read_and_discard(url)[0] != 200:  # the lookup cached, moto warmed up
         raise RuntimeError("warm-up GET through the edge failed")
     for number in range(config.runs):

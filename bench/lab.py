@@ -72,12 +72,13 @@ class Dataset:
     def env(self, port: int = 0, **more: str) -> dict[str, str]:
         """The settings of a server of this data set on ``port`` (0: the CLI's)."""
         return servers.server_env(self.root, port, FILES_ENV="development",
-                          FILES_SIGNING_KEYS=f"bench:{SIGNING_SECRET}", **self.settings, **more)
+                                  FILES_SIGNING_KEYS=f"bench:{SIGNING_SECRET}",
+                                  **self.settings, **more)
 
     @property
     def local_root(self) -> str:
-        """The directory of a ``local://`` storage."""
-        return self.env()["FILES_STORAGE"].removeprefix("local://")
+        """The directory of its storage where that is local (server_env's default)."""
+        return str(self.root / "objects")
 
     def file(self, label: str, size: int) -> StoredFile:
         """The file ``label`` of ``size`` bytes, stored on first use with ``files-service
@@ -135,8 +136,8 @@ class Lab:
 
     @cached_property
     def s3(self) -> Dataset:
-        return Dataset("s3", self.workdir / "s3", {
-            **AWS_ENV, "FILES_STORAGE": f"s3://{S3_BUCKET}", "FILES_S3_ENDPOINT_URL": self.moto})
+        return Dataset("s3", self.workdir / "s3", {**AWS_ENV, "FILES_STORAGE": f"s3://{S3_BUCKET}",
+                                                   "FILES_S3_ENDPOINT_URL": self.moto.base})
 
     def s3_file(self, label: str) -> StoredFile:
         return self.s3.file(label, self.config.s3_big_size if label == "big"
@@ -159,7 +160,7 @@ class Lab:
     # -- servers -------------------------------------------------------------------------------
 
     @cached_property
-    def moto_server(self) -> Server:
+    def moto(self) -> Server:
         """A moto server in a process of its own: moto serving a 1 GiB object needs a core,
         and sharing this process's GIL with the clients measuring it would skew both."""
         server = Server(f"http://127.0.0.1:{free_port()}", clean_env(**AWS_ENV),
@@ -169,10 +170,6 @@ class Lab:
         servers.wait_until_up(server.base + "/", server.proc, server.log)
         servers.s3_client(server.base).create_bucket(Bucket=S3_BUCKET)
         return server
-
-    @property
-    def moto(self) -> str:
-        return self.moto_server.base
 
     def _service(self, dataset: Dataset, tag: str, **settings: str) -> Server:
         """``files-service serve`` with 2 workers on ``dataset`` with further ``settings``."""

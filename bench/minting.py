@@ -12,13 +12,14 @@ import http.client
 import json
 import statistics
 import time
+import timeit
 from collections.abc import Callable
 from urllib.parse import quote
 
 from itsdangerous import Signer
 
 from bench import baselines
-from bench.common import FamilyResult, RunConfig, calls_for, log, time_calls, timed_rounds
+from bench.common import FamilyResult, RunConfig, calls_for, log, timed_rounds
 from bench.lab import SIGNING_SECRET, Lab
 from tests.servers import s3_client
 
@@ -86,7 +87,8 @@ def in_process(config: RunConfig, result: FamilyResult) -> None:
     for _ in range(config.inproc_rounds):
         for name, (label, call) in calls.items():
             result.measurement(f"inproc.{name}", label, "µs/URL").add(
-                {"us": time_calls(call, counts[name]) * 1e6, "calls": counts[name]})
+                {"us": timeit.Timer(call).timeit(counts[name]) / counts[name] * 1e6,
+                 "calls": counts[name]})
     for name in calls:
         log(f"  {name:<18} {result.measurements[f'inproc.{name}'].median('us'):8.2f} µs")
 

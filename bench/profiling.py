@@ -242,7 +242,7 @@ def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     size, piece = (64 * MIB if not config.quick else 16 * MIB), bytes(64 * 1024)
     for name, storage in (
         ("local", LocalStorage(lab.workdir / "write-memory")),
-        ("s3", S3Storage(S3_BUCKET, "write-memory", client=s3_client(lab.moto))),
+        ("s3", S3Storage(S3_BUCKET, "write-memory", client=s3_client(lab.moto.base))),
     ):
         storage.write("warm", iter([piece] * 16))
         tracemalloc.start()

@@ -80,7 +80,7 @@ def write_json(path: Path, results: dict[str, Any]) -> None:
 
 TITLES = {"minting": "Minting", "downloads": "Downloads", "slow_clients": "Slow clients",
           "streams": "Big streams", "edge": "The front tier",
-          "profile": "The 4 KiB stream path's parts, in-process (`--profile`)"}
+          "profile": "The handler's parts and an upload's storage write, in-process (`--profile`)"}
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -118,7 +118,8 @@ def _family(name: str, family: dict[str, Any], ratios: dict[str, float]) -> list
     columns = [c for c in COLUMNS if any(c[1] in m["median"] for m in measured.values())]
     rows = []
     for key, m in measured.items():
-        main, digits = metric(m["unit"]), 0 if m["unit"] in ("req/s", "MB/s") else 2
+        main = metric(m["unit"])
+        digits = {"req/s": 0, "MB/s": 0, "ms": 3}.get(m["unit"], 2)
         ratio = ", ".join(f"{value:.2f}{X} {pair.split('/')[1]}" for pair, value in (
             (k.split(":", 1)[1], v) for k, v in ratios.items() if k.startswith(f"{name}:{key}/")))
         rows.append([m["label"], f"{_fmt(m['median'].get(main), digits)} {m['unit']}",
@@ -157,13 +158,15 @@ def render(results: dict[str, Any], chart: str | None) -> str:
         "", "### Targets", "", *_table(["target", "measured", "needed", "verdict"],
                                         _targets(results["targets"]))]
     for name, family in fams.items():
-        if family["measurements"]:
+        if family["measurements"] and name != "profile":
             out += _family(name, family, results["ratios"])
     notes = [f"- {fam}: {n}" for fam, f in fams.items() for n in f["notes"]]
     notes += [f"- **{fam} failed**: {f['error']}" for fam, f in fams.items() if f.get("error")]
     if notes:
         out += ["", "### Notes and errors", "", *notes]
     out += _render_profile(results.get("profile"))
+    if fams.get("profile", {}).get("measurements"):
+        out += _family("profile", fams["profile"], results["ratios"])
     if chart:
         out += ["", f"![Download results]({chart})"]
     return "\n".join([*out, "", END]) + "\n"

@@ -27,7 +27,7 @@ def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
             "s3.stream": lab.s3_stream.base + s3.url_path}
     labels = {"local.nginx": "local, nginx secure_link (direct read)",
               "local.stream": "local, service stream", "s3.stream": "S3 (moto), service stream"}
-    moto = s3_client(lab.moto)
+    moto = s3_client(lab.moto.base)
     for url in (urls["local.stream"], urls["s3.stream"]):  # objects and workers warmed up
         if read_and_discard(url)[0] != 200:
             raise RuntimeError(f"warm-up GET failed: {url.split('?')[0]}")
