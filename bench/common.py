@@ -15,7 +15,8 @@ import sys
 import time
 import timeit
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,32 +159,27 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+@contextmanager
+def cpu_used(masters: Sequence[int]) -> Iterator[dict[str, float]]:
+    """CPU seconds spent over the block: ``server``, by the workers of ``masters`` (gunicorn's,
+    nginx's); ``client``, by this process's finished children (wrk); and ``busiest_share``,
+    the busiest worker's share of the first master's workers' CPU (0.5: an even spread over
+    two workers; 1.0: one worker doing everything)."""
+    workers = [worker_pids(master) for master in masters]
 
+    def now() -> tuple[float, dict[int, float]]:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime, {
+            pid: cpu_seconds(pid) for pids in workers for pid in pids}
 
-class CpuMeter:
-    """CPU seconds used by the workers of some masters (gunicorn's, nginx's) and by this
-    process's finished children (wrk) over a ``with`` block."""
-
-    def __init__(self, masters: Sequence[int]) -> None:
-        self.pids = [pid for master in masters for pid in worker_pids(master)]
-        # The workers of the first master: is the load spread over them, or not?
-        self.first = set(worker_pids(masters[0])) if masters else set()
-        self.server = self.client = self.busiest_share = 0.0
-
-    def __enter__(self) -> CpuMeter:
-        self._start = {pid: cpu_seconds(pid) for pid in self.pids}
-        self._children = _children_cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        used = {pid: cpu_seconds(pid) - start for pid, start in self._start.items()}
-        self.server = sum(used.values())
-        self.client = _children_cpu() - self._children
-        first = [used[pid] for pid in self.first if pid in used]
-        self.busiest_share = max(first) / sum(first) if sum(first) else 0.0
+    found: dict[str, float] = {}
+    client, start = now()
+    yield found
+    client_end, end = now()
+    used = {pid: end[pid] - start[pid] for pid in start}
+    first = [used[pid] for pid in workers[0]] if workers else []
+    found.update(server=sum(used.values()), client=client_end - client,
+                 busiest_share=max(first) / sum(first) if sum(first) else 0.0)
 
 
 def read_and_discard(url: str, timeout: float = 300) -> tuple[int, int, float]:
@@ -210,8 +206,8 @@ def wrk_rounds(lab: Any, config: RunConfig, result: FamilyResult,
     """The figures ``SERVER.LABEL`` of ``urls`` under wrk: ``config.load_runs`` runs, each
     going round every URL before the next starts, so that a noisy moment touches them all.
     Each URL must first give 200 and the whole file, and (but in a quick run) has 1 s of wrk
-    to warm up. With ``masters`` (of each server, the lab's names of the
-    processes serving it), the CPU they and wrk spent per request."""
+    to warm up. With ``masters`` (of each server, the lab's names of the processes serving
+    it), the CPU they and wrk spent per request."""
     for (server, label), url in urls.items():
         with urllib.request.urlopen(url, timeout=30) as response:
             size = len(response.read())
@@ -221,21 +217,15 @@ def wrk_rounds(lab: Any, config: RunConfig, result: FamilyResult,
         config.load(url, seconds=1)  # warm-up: connections, caches, the page cache
     for number in range(config.load_runs):
         for (server, label), url in urls.items():
-            pids = [lab.pid(m) for m in masters[server]] if masters else []
-            with CpuMeter(pids) as cpu:
+            with cpu_used([lab.pid(m) for m in (masters or {}).get(server, [])]) as cpu:
                 got = config.load(url)
             figures = got.as_run()
-            if masters:
-                figures.update(
-                    # CPU per request of the server's processes, and of wrk itself; and how
-                    # many of the machine's cores the server kept busy.
-                    server_cpu_us=cpu.server / max(got.requests, 1) * 1e6,
-                    wrk_cpu_us=cpu.client / max(got.requests, 1) * 1e6,
-                    server_cores=cpu.server / got.seconds,
-                    # Of the (first) server's workers' CPU, the share of the busiest: 0.5 is
-                    # an even spread over two workers, 1.0 one worker doing everything.
-                    busiest_worker_share=cpu.busiest_share,
-                )
+            if masters:  # CPU per request of the server and of wrk, the server's cores busy
+                requests = max(got.requests, 1)
+                figures.update(server_cpu_us=cpu["server"] / requests * 1e6,
+                               wrk_cpu_us=cpu["client"] / requests * 1e6,
+                               server_cores=cpu["server"] / got.seconds,
+                               busiest_worker_share=cpu["busiest_share"])
             size = human(lab.size_of(label))
             result.measurement(f"{server}.{label}", f"{labels[server]}, {size}", "req/s").add(
                 figures)
