@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from itertools import chain
 
 from bench import baselines
@@ -23,25 +24,27 @@ JSON_API = "application/vnd.api+json"
 
 def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     local, s3 = lab.local_file("big"), lab.s3_file("big")
-    urls = {"local.nginx": lab.url("nginx", "big"), "local.stream": lab.url("stream", "big"),
-            "s3.stream": lab.s3_stream.base + s3.url_path}
-    labels = {"local.nginx": "local, nginx secure_link (direct read)",
-              "local.stream": "local, service stream", "s3.stream": "S3 (moto), service stream"}
+    downloads = {  # key: label, URL, size, the server whose workers are watched
+        "local.nginx": ("local, nginx secure_link (direct read)", lab.url("nginx", "big"),
+                        local.size, None),
+        "local.stream": ("local, service stream", lab.url("stream", "big"), local.size,
+                         lab.stream),
+        "s3.stream": ("S3 (moto), service stream", lab.s3_stream.base + s3.url_path, s3.size,
+                      lab.s3_stream),
+    }
     moto = s3_client(lab.moto.base)
-    for url in (urls["local.stream"], urls["s3.stream"]):  # objects and workers warmed up
-        if read_and_discard(url)[0] != 200:
-            raise RuntimeError(f"warm-up GET failed: {url.split('?')[0]}")
+    for key in ("local.stream", "s3.stream"):  # objects and workers warmed up
+        if read_and_discard(downloads[key][1])[0] != 200:
+            raise RuntimeError(f"warm-up GET failed: {key}")
     for number in range(config.runs):
-        download(result, "local.nginx", labels["local.nginx"], urls["local.nginx"], local.size)
-        download(result, "local.stream", labels["local.stream"], urls["local.stream"],
-                 local.size, lab.stream)
+        download(result, "local.nginx", *downloads["local.nginx"])
+        download(result, "local.stream", *downloads["local.stream"])
         size, seconds = baselines.read_object(moto, S3_BUCKET, s3.storage_key)
         if size != s3.size:
             raise RuntimeError(f"boto3 read {size} of {s3.size} bytes")
         result.measurement("s3.direct", "S3 (moto), boto3 GetObject (direct read)", "MB/s").add(
             {"mb_s": size / seconds / 1e6, "seconds": seconds})
-        download(result, "s3.stream", labels["s3.stream"], urls["s3.stream"], s3.size,
-                 lab.s3_stream)
+        download(result, "s3.stream", *downloads["s3.stream"])
         log(f"  run {number + 1}: " + ", ".join(
             f"{k} {result.measurements[k].runs[-1]['mb_s']:.0f} MB/s"
             for k in ("local.nginx", "local.stream", "s3.direct", "s3.stream")))
@@ -66,14 +69,10 @@ def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
 def download(result: FamilyResult, key: str, label: str, url: str, size: int,
              server: Server | None = None) -> None:
     """One download of ``url``; with ``server``, its workers' RSS and CPU watched."""
-    if server is None:
+    with RssSampler(server.pid) if server else nullcontext() as rss:
         status, got, seconds = read_and_discard(url)
-        figures = {}
-    else:
-        with RssSampler(server.pid) as rss:
-            status, got, seconds = read_and_discard(url)
-        figures = {"rss_growth_mib": rss.growth / MIB,
-                   "worker_cpu_s_per_gib": rss.cpu / (got / 2**30)}
+    figures = {"rss_growth_mib": rss.growth / MIB,
+               "worker_cpu_s_per_gib": rss.cpu / (got / 2**30)} if rss else {}
     if status != 200 or got != size:
         raise RuntimeError(f"{label}: HTTP {status}, {got} of {size} bytes")
     result.measurement(key, label, "MB/s").add(
