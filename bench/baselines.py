@@ -1,15 +1,7 @@
-"""The baselines every figure is a ratio to, built and run by the harness itself:
-
-- raw HMAC-SHA256 over the very bytes a token signs (the floor for any signature) and a bare
-  itsdangerous ``URLSafeTimedSerializer`` (the obvious way to sign a URL in Python): minting;
-- boto3 ``generate_presigned_url`` (what S3 users do), and boto3 ``GetObject`` read straight
-  from the S3 server the service reads from: minting, big streams;
-- the naive app, what a team would write in an afternoon: a Flask view that checks an
-  itsdangerous token and calls ``send_file``, with no registry, no revocation and none of the
-  service's headers, run under the service's own gunicorn settings: downloads;
-- nginx with ``secure_link`` (an MD5 of expiry, URI and secret) and ``sendfile``, serving the
-  files the service stores from its storage root (the practical limit of the machine):
-  downloads, big streams.
+"""The baselines every figure is a ratio to, built and run by the harness itself (the table in
+docs/benchmarks.md says what each stands for): raw HMAC-SHA256, a bare itsdangerous
+``URLSafeTimedSerializer``, boto3's presigned URLs and ``GetObject``, the naive Flask app, and
+nginx ``secure_link`` with ``sendfile``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""What every benchmark family shares: the settings of a run, measurements, the time budget,
-wrk runs, and the CPU the servers' processes spend (read from ``/proc``: Linux only, as the
+"""What every benchmark family shares: the settings of a run, measurements, wrk runs, timing
+in-process, and the CPU the servers' processes spend (read from ``/proc``: Linux only, as the
 service's production target is)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import timeit
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +34,12 @@ KIB, MIB, GIB = 1024, 1024**2, 1024**3
 class RunConfig:
     """How big and how long: the full run (``make bench``) or ``--quick`` (a smoke run)."""
 
-    quick: bool
-    runs: int  # each figure is the median of this many runs (big streams, uploads, the API)
+    quick: bool = False
+    runs: int = 3  # each figure is the median of this many runs (big streams, uploads, the API)
     # wrk figures: more, shorter runs. The noise of a shared machine comes in bursts of ten
     # seconds or so; more pairs of figure and baseline make a sturdier median than longer ones.
-    load_runs: int
-    wrk_seconds: int
+    load_runs: int = 5
+    wrk_seconds: int = 3
     wrk_threads: int = 2
     wrk_connections: int = 32
     small_size: int = 4 * KIB
@@ -53,34 +54,21 @@ class RunConfig:
     profile: bool = False
     profile_seconds: int = 10
 
-    @classmethod
-    def full(cls, *, profile: bool = False) -> RunConfig:
-        return cls(quick=False, runs=3, load_runs=5, wrk_seconds=3, profile=profile)
-
-    @classmethod
-    def smoke(cls, *, profile: bool = False) -> RunConfig:
-        return cls(
-            quick=True, runs=1, load_runs=1, wrk_seconds=1, medium_size=64 * KIB, big_size=8 * MIB,
-            s3_big_size=8 * MIB, inproc_seconds=0.02, inproc_rounds=1, batch_size=10,
-            profile=profile, profile_seconds=2,
-        )
-
     def load(self, url: str, seconds: int | None = None) -> wrk.WrkResult:
-        """One wrk run of this configuration against ``url``; refused where any answer was not
-        2xx/3xx: it would be measuring the speed of an error page."""
+        """One wrk run of this configuration against ``url``; refused where any answer was
+        not 2xx/3xx: it would be measuring the speed of an error page."""
         got = wrk.run(url, seconds=seconds or self.wrk_seconds, threads=self.wrk_threads,
                       connections=self.wrk_connections)
         if got.non_2xx:
-            raise wrk.WrkError(f"{got.non_2xx} of {got.requests} answers were not 2xx/3xx: the "
-                               "URL is refused, not served (an expired token? see its log)")
+            raise wrk.WrkError(f"{got.non_2xx} of {got.requests} answers were not 2xx/3xx: "
+                               "the URL is refused, not served (an expired token? see its log)")
         return got
 
 
-# -- measurements ----------------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values)) if values else float("nan")
+# --quick: a smoke run.
+SMOKE = dict(quick=True, runs=1, load_runs=1, wrk_seconds=1, medium_size=64 * KIB,
+             big_size=8 * MIB, s3_big_size=8 * MIB, inproc_seconds=0.02, inproc_rounds=1,
+             batch_size=10, profile_seconds=2)
 
 
 @dataclass
@@ -91,11 +79,12 @@ class Measurement:
     unit: str  # of the main metric
     runs: list[dict[str, float]] = field(default_factory=list)
 
-    def add(self, run: Mapping[str, float]) -> None:
+    def add(self, run: dict[str, float]) -> None:
         self.runs.append(dict(run))
 
     def median(self, metric: str) -> float:
-        return median([r[metric] for r in self.runs if metric in r])
+        values = [r[metric] for r in self.runs if metric in r]
+        return float(statistics.median(values)) if values else float("nan")
 
     def to_json(self) -> dict[str, Any]:
         metrics = sorted({m for r in self.runs for m in r})
@@ -111,7 +100,6 @@ class FamilyResult:
     measurements: dict[str, Measurement] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
-    elapsed_s: float = 0.0
 
     def measurement(self, key: str, label: str, unit: str) -> Measurement:
         return self.measurements.setdefault(key, Measurement(label, unit))
@@ -119,7 +107,7 @@ class FamilyResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "run_at": dt.datetime.fromtimestamp(self.started, dt.UTC).isoformat(timespec="seconds"),
-            "elapsed_s": round(self.elapsed_s, 1),
+            "elapsed_s": round(time.time() - self.started, 1),
             "measurements": {k: m.to_json() for k, m in self.measurements.items()},
             "notes": self.notes,
         }
@@ -129,107 +117,69 @@ def calls_for(call: Callable[[], object], seconds: float) -> int:
     """How many calls of ``call`` take about ``seconds`` (at least 10): timed in growing
     batches until one batch lasts a tenth of that."""
     number = 1
-    while True:
-        took = timeit.Timer(call).timeit(number)
-        if took >= seconds / 10 or number >= 1 << 20:
-            return max(10, int(seconds * number / max(took, 1e-9)))
+    while (took := timeit.Timer(call).timeit(number)) < seconds / 10 and number < 1 << 20:
         number *= 4
+    return max(10, int(seconds * number / max(took, 1e-9)))
 
 
-def time_calls(call: Callable[[], object], number: int) -> float:
-    """Seconds per call over ``number`` calls, with the garbage collector off as timeit does."""
-    return timeit.Timer(call).timeit(number) / number
+def timed_rounds(result: FamilyResult, key: str, label: str, unit: str, config: RunConfig,
+                 call: Callable[[], object], seconds: float = 0.0) -> None:
+    """The figure ``key``: ``config.inproc_rounds`` rounds of ``call``, each about
+    ``seconds`` (``config.inproc_seconds``) long, in ms per call (``unit`` "ms") or µs, with
+    the garbage collector off as timeit does."""
+    number = calls_for(call, seconds or config.inproc_seconds)
+    metric, scale = ("ms", 1e3) if unit == "ms" else ("us", 1e6)
+    for _ in range(config.inproc_rounds):
+        result.measurement(key, label, unit).add(
+            {metric: timeit.Timer(call).timeit(number) / number * scale})
 
 
 def machine_info() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
                 .splitlines() if line.startswith("model name")), "")
+
+    def version(argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        # "nginx version: nginx/1.22.1", "wrk debian/4.1.0-3+b2 [epoll] Copyright …"
+        return " ".join((done.stdout + done.stderr).replace("nginx version: ", "").split()[:2])
+
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "nginx": _version(["nginx", "-v"]),
-        "wrk": _version(["wrk", "-v"]),
+        "nginx": version(["nginx", "-v"]),
+        "wrk": version(["wrk", "-v"]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-
-
-def _version(argv: list[str]) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    # "nginx version: nginx/1.22.1", "wrk debian/4.1.0-3+b2 [epoll] Copyright …"
-    words = (done.stdout + done.stderr).replace("nginx version: ", "").split()
-    return " ".join(words[:2])
-
-
-# -- the time budget -------------------------------------------------------------------------------
 
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-class Budget:
-    """The planned seconds of each phase, printed at the start, and what each really took."""
+@contextmanager
+def cpu_used(masters: Sequence[int]) -> Iterator[dict[str, float]]:
+    """CPU seconds spent over the block: ``server``, by the workers of ``masters`` (gunicorn's,
+    nginx's); ``client``, by this process's finished children (wrk); and ``busiest_share``,
+    the busiest worker's share of the first master's workers' CPU (0.5: an even spread over
+    two workers; 1.0: one worker doing everything)."""
+    workers = [worker_pids(master) for master in masters]
 
-    def __init__(self, planned: Mapping[str, float], limit: float) -> None:
-        self.planned, self.limit = dict(planned), limit
-        self.spent: dict[str, float] = {}
-        self.start = time.monotonic()
-        log(f"time budget: {sum(self.planned.values()):.0f} s planned (limit {limit:.0f} s)")
-        for name, seconds in self.planned.items():
-            log(f"  {name:<14} {seconds:6.0f} s")
+    def now() -> tuple[float, dict[int, float]]:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime, {
+            pid: cpu_seconds(pid) for pids in workers for pid in pids}
 
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        began = time.monotonic()
-        log(f"== {name} (planned {self.planned.get(name, 0):.0f} s, "
-            f"{self.elapsed():.0f} s elapsed)")
-        try:
-            yield
-        finally:
-            self.spent[name] = time.monotonic() - began
-            log(f"== {name} took {self.spent[name]:.1f} s")
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
-
-    def summary(self) -> dict[str, Any]:
-        return {"limit_s": self.limit, "planned_s": self.planned,
-                "spent_s": {k: round(v, 1) for k, v in self.spent.items()},
-                "total_s": round(self.elapsed(), 1)}
-
-
-# -- what the servers spend ------------------------------------------------------------------------
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class CpuMeter:
-    """CPU seconds used by the workers of some masters (gunicorn's, nginx's) and by this
-    process's finished children (wrk) over a ``with`` block."""
-
-    def __init__(self, masters: Sequence[int]) -> None:
-        self.pids = [pid for master in masters for pid in worker_pids(master)]
-        # The workers of the first master: is the load spread over them, or not?
-        self.first = set(worker_pids(masters[0]))
-        self.server = self.client = self.busiest_share = 0.0
-
-    def __enter__(self) -> CpuMeter:
-        self._start = {pid: cpu_seconds(pid) for pid in self.pids}
-        self._children = _children_cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        used = {pid: cpu_seconds(pid) - start for pid, start in self._start.items()}
-        self.server = sum(used.values())
-        self.client = _children_cpu() - self._children
-        first = [used[pid] for pid in self.first if pid in used]
-        self.busiest_share = max(first) / sum(first) if sum(first) else 0.0
+    found: dict[str, float] = {}
+    client, start = now()
+    yield found
+    client_end, end = now()
+    used = {pid: end[pid] - start[pid] for pid in start}
+    first = [used[pid] for pid in workers[0]] if workers else []
+    found.update(server=sum(used.values()), client=client_end - client,
+                 busiest_share=max(first) / sum(first) if sum(first) else 0.0)
 
 
 def read_and_discard(url: str, timeout: float = 300) -> tuple[int, int, float]:
@@ -248,3 +198,46 @@ def read_and_discard(url: str, timeout: float = 300) -> tuple[int, int, float]:
         return response.status, total, time.perf_counter() - began
     finally:
         conn.close()
+
+
+def wrk_rounds(lab: Any, config: RunConfig, result: FamilyResult,
+               urls: dict[tuple[str, str], str], labels: dict[str, str],
+               masters: dict[str, list[str]] | None = None) -> None:
+    """The figures ``SERVER.LABEL`` of ``urls`` under wrk: ``config.load_runs`` runs, each
+    going round every URL before the next starts, so that a noisy moment touches them all.
+    Each URL must first give 200 and the whole file, and (but in a quick run) has 1 s of wrk
+    to warm up. With ``masters`` (of each server, the lab's names of the processes serving
+    it), the CPU they and wrk spent per request."""
+    for (server, label), url in urls.items():
+        with urllib.request.urlopen(url, timeout=30) as response:
+            size = len(response.read())
+        if size != lab.size_of(label):
+            raise RuntimeError(f"{server}: GET gave {size} of {lab.size_of(label)} bytes")
+    for url in urls.values() if not config.quick else ():
+        config.load(url, seconds=1)  # warm-up: connections, caches, the page cache
+    for number in range(config.load_runs):
+        for (server, label), url in urls.items():
+            with cpu_used([lab.pid(m) for m in (masters or {}).get(server, [])]) as cpu:
+                got = config.load(url)
+            figures = got.as_run()
+            if masters:  # CPU per request of the server and of wrk, the server's cores busy
+                requests = max(got.requests, 1)
+                figures.update(server_cpu_us=cpu["server"] / requests * 1e6,
+                               wrk_cpu_us=cpu["client"] / requests * 1e6,
+                               server_cores=cpu["server"] / got.seconds,
+                               busiest_worker_share=cpu["busiest_share"])
+            size = human(lab.size_of(label))
+            result.measurement(f"{server}.{label}", f"{labels[server]}, {size}", "req/s").add(
+                figures)
+            log(f"  run {number + 1}: {server:<9} {size:>7} {got.rps:9.0f} req/s  "
+                f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms" + (
+                    f"  server CPU {figures['server_cpu_us']:6.0f} µs/req "
+                    f"({figures['server_cores']:.2f} cores, busiest worker "
+                    f"{figures['busiest_worker_share']:.0%})" if masters else ""))
+
+
+def human(size: int) -> str:
+    for unit, factor in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} B"

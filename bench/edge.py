@@ -1,25 +1,15 @@
-"""The front tier (issue #11): downloads answered by the nginx ``files-service edge-config``
+"""The front tier (issue #11): downloads through the nginx ``files-service edge-config``
 writes (njs checks the token, the service's lookup is cached, nginx sends the bytes), against
-nginx ``secure_link`` + ``sendfile`` serving the same files in the same run:
-
-- 4 KiB and 1 MiB local files under ``wrk -t2 -c32``, the lookup cached (each run goes round
-  the edge and secure_link before the next starts, so a noisy moment touches both);
-- the cold cost: 4 KiB with ``FILES_REGISTRY_CACHE_SECONDS=0``, so that every request asks
-  the service, as the first request for a file and principal does (reported, no target);
-- slow clients: 4 KiB through the edge while the load of tests/edge/test_slow_clients.py
-  holds on (500 connections idle mid-request-line, 100 holding their socket after a
-  ``Connection: close`` answer, 20 reading a big file a trickle at a time), against the same
-  without it;
-- 1 GiB from S3 (moto) through the edge, against boto3 reading the same object directly.
+nginx ``secure_link`` serving the same files in the same run: 4 KiB and 1 MiB under wrk; the
+cold cost (``FILES_REGISTRY_CACHE_SECONDS=0``, reported, no target); 4 KiB while the slow-client
+load of tests/edge/test_slow_clients.py holds on, against the same without it; 1 GiB from S3
+(moto) against boto3 reading the same object directly.
 """
 
 from __future__ import annotations
 
-import urllib.request
-
 from bench import baselines
-from bench.common import FamilyResult, RunConfig, log, read_and_discard
-from bench.downloads import human
+from bench.common import FamilyResult, RunConfig, log, read_and_discard, wrk_rounds
 from bench.lab import S3_BUCKET, Lab
 from tests.edge.test_slow_clients import HOLDERS, IDLE, SLOW_READERS, slow_load
 from tests.servers import s3_client
@@ -34,24 +24,8 @@ SIZES = ("small", "medium")
 def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     urls = {(server, label): lab.url(server, label) for label in SIZES for server in SERVERS}
     urls[("edge_cold", "small")] = lab.url("edge_cold", "small")
-    for (server, label), url in urls.items():
-        with urllib.request.urlopen(url, timeout=30) as response:
-            size = len(response.read())
-        if size != lab.size_of(label):
-            raise RuntimeError(f"{server}: GET gave {size} of {lab.size_of(label)} bytes")
-    if not config.quick:
-        for url in urls.values():  # warm-up: connections, caches, the page cache
-            config.load(url, seconds=1)
     labels = {**SERVERS, "edge_cold": "front tier, the service asked on every request"}
-    for number in range(config.load_runs):
-        for (server, label), url in urls.items():
-            got = config.load(url)
-            size = human(lab.size_of(label))
-            result.measurement(f"{server}.{label}", f"{labels[server]}, {size}",
-                               "req/s").add(got.as_run())
-            figures = got.as_run()
-            log(f"  run {number + 1}: {server:<9} {size:>7} {got.rps:9.0f} req/s  "
-                f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms")
+    wrk_rounds(lab, config, result, urls, labels)
     slow_clients(lab, config, result)
     s3_stream(lab, config, result)
 
@@ -77,7 +51,7 @@ def s3_stream(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     """The big S3 object through the edge and read directly with boto3, in pairs."""
     stored = lab.s3_file("big")
     url = lab.edge_s3.base + stored.url_path
-    moto = s3_client(lab.moto)
+    moto = s3_client(lab.moto.base)
     if read_and_discard(url)[0] != 200:  # the lookup cached, moto warmed up
         raise RuntimeError("warm-up GET through the edge failed")
     for number in range(config.runs):

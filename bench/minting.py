@@ -1,13 +1,8 @@
-"""Minting (issue #5 §1).
-
-In-process, per URL: ``Minter.mint`` (the URL the API and the CLI return) and
-``TokenService.mint`` (the token alone) against raw HMAC-SHA256 over the same bytes, a bare
-``URLSafeTimedSerializer.dumps`` of the same claims, and boto3 ``generate_presigned_url``. The
-candidates take turns within each round, so that a slow patch of the machine hits them all.
-
-Over HTTP: ``GET /api/v1/files?filter[id]=<100 ids>`` against one ``GET /api/v1/files/{id}``,
-on one keep-alive connection to the stream server. In-process, the same batch through the
-registry and the minter, for context.
+"""Minting (issue #5 §1). In-process, per URL: ``Minter.mint`` and ``TokenService.mint``
+against raw HMAC-SHA256 over the same bytes, a bare ``URLSafeTimedSerializer.dumps`` of the same
+claims and boto3 ``generate_presigned_url``, taking turns within each round so that a slow patch
+of the machine hits them all. Over HTTP, ``GET /api/v1/files?filter[id]=<100 ids>`` against one
+``GET /api/v1/files/{id}``; in-process, the same batch through the registry and the minter.
 """
 
 from __future__ import annotations
@@ -15,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import statistics
 import time
+import timeit
 from collections.abc import Callable
 from urllib.parse import quote
 
 from itsdangerous import Signer
 
 from bench import baselines
-from bench.common import FamilyResult, RunConfig, calls_for, log, median, time_calls
+from bench.common import FamilyResult, RunConfig, calls_for, log, timed_rounds
 from bench.lab import SIGNING_SECRET, Lab
 from tests.servers import s3_client
 
@@ -32,7 +29,7 @@ JSON_API = "application/vnd.api+json"
 
 def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     in_process(config, result)
-    ids = lab.batch_ids()
+    ids = lab.batch_ids
     in_process_batch(lab, ids, config, result)
     batch_over_http(lab, ids, config, result)
 
@@ -90,7 +87,8 @@ def in_process(config: RunConfig, result: FamilyResult) -> None:
     for _ in range(config.inproc_rounds):
         for name, (label, call) in calls.items():
             result.measurement(f"inproc.{name}", label, "µs/URL").add(
-                {"us": time_calls(call, counts[name]) * 1e6, "calls": counts[name]})
+                {"us": timeit.Timer(call).timeit(counts[name]) / counts[name] * 1e6,
+                 "calls": counts[name]})
     for name in calls:
         log(f"  {name:<18} {result.measurements[f'inproc.{name}'].median('us'):8.2f} µs")
 
@@ -120,10 +118,10 @@ def batch_over_http(lab: Lab, ids: list[str], config: RunConfig, result: FamilyR
         for _ in range(config.runs):
             single = [get(f"/api/v1/files/{i}") for i in ids[:100]]
             result.measurement("api.single", "GET /api/v1/files/{id} (one file)", "ms").add(
-                {"ms": median(single) * 1e3, "total_100_ms": sum(single) * 1e3})
+                {"ms": statistics.median(single) * 1e3, "total_100_ms": sum(single) * 1e3})
             batch = [get(batch_path(ids)) for _ in range(2 if config.quick else 10)]
             result.measurement("api.batch", f"GET /api/v1/files?filter[id]=<{len(ids)} ids>",
-                               "ms").add({"ms": median(batch) * 1e3})
+                               "ms").add({"ms": statistics.median(batch) * 1e3})
     finally:
         conn.close()
 
@@ -135,20 +133,12 @@ def in_process_batch(lab: Lab, ids: list[str], config: RunConfig, result: Family
     try:
         key = services.registry.get_principal(lab.local.key_id)
         org = lab.local.org_id
-
-        def one() -> object:
-            return services.minter.mint(services.registry.get_file(ids[0], org), key)
-
-        def many() -> object:
-            return [services.minter.mint(f, key) for f in services.registry.get_files(org, ids)]
-
-        for name, label, call in (
-            ("inproc.registry_single", "registry.get_file + Minter.mint (in-process)", one),
-            ("inproc.registry_batch",
-             f"registry.get_files({len(ids)}) + {len(ids)} mints (in-process)", many),
-        ):
-            number = calls_for(call, config.inproc_seconds)
-            for _ in range(config.inproc_rounds):
-                result.measurement(name, label, "ms").add({"ms": time_calls(call, number) * 1e3})
+        timed_rounds(result, "inproc.registry_single", "registry.get_file + Minter.mint "
+                     "(in-process)", "ms", config,
+                     lambda: services.minter.mint(services.registry.get_file(ids[0], org), key))
+        timed_rounds(result, "inproc.registry_batch", f"registry.get_files({len(ids)}) + "
+                     f"{len(ids)} mints (in-process)", "ms", config,
+                     lambda: [services.minter.mint(f, key)
+                              for f in services.registry.get_files(org, ids)])
     finally:
         services.close()

@@ -1,14 +1,9 @@
-"""``--profile``: where the time of a 4 KiB download goes.
-
-- py-spy on the gunicorn master and its workers (``--subprocesses``) while wrk loads the 4 KiB
-  stream URL: a flamegraph SVG and raw stacks under ``bench/out/``, summarised here by area
-  (gunicorn parsing, the WSGI app and its parts, writing, the access log, the thread pool).
-  Two views: ``gil`` (only threads holding the GIL: the Python CPU that caps a worker) and
-  ``wall`` (every thread that is not idle: also lock waits and system calls).
-- pyinstrument of the download handler alone, called in-process with a synthetic environ.
-- the handler's parts timed one by one in-process (token verify, registry cache, storage
-  open/read/close, the delivery headers, metrics).
-py-spy reads other processes' memory: it needs root or ``ptrace`` rights.
+"""``--profile``: where the time of a 4 KiB download goes. py-spy on the gunicorn workers
+while wrk loads the 4 KiB stream URL (and while the S3 stream workers serve the big object),
+summarised by area in two views: ``gil`` (threads holding the GIL: the Python CPU that caps a
+worker) and ``wall`` (every thread not idle: also lock waits and system calls); pyinstrument of
+the WSGI app in-process; the handler's parts timed alone; the peak allocations of an upload's
+storage write. py-spy reads other processes' memory: it needs root or ``ptrace`` rights.
 """
 
 from __future__ import annotations
@@ -22,16 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    MIB,
-    ROOT,
-    FamilyResult,
-    RunConfig,
-    calls_for,
-    log,
-    read_and_discard,
-    time_calls,
-)
+from bench.common import MIB, ROOT, FamilyResult, RunConfig, log, read_and_discard, timed_rounds
 from bench.downloads import caller, service_app
 from bench.lab import S3_BUCKET, Lab
 from bench.minting import JSON_API, batch_path
@@ -95,27 +81,52 @@ def summarise(raw: Path) -> dict[str, Any]:
     }
 
 
-def record(
-    pid: int, seconds: int, out: Path, fmt: str, gil: bool
-) -> subprocess.CompletedProcess[str]:
-    argv = [str(BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "-p", str(pid),
-            "-d", str(seconds), "-r", "100", "-f", fmt, "-o", str(out), *(["--gil"] if gil else [])]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
-
-
 def run(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
-    profile: dict[str, Any] = {"files": files}
+
+    def keep(kind: str, path: Path) -> None:
+        """A profile written, listed in results.json relative to the repository (so that the
+        results say nothing of the machine they were made on)."""
+        resolved = path.resolve()
+        files[kind] = str(resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT)
+                          else path.name)
+
+    def spy(server: Server, stem: str, sessions: list[tuple[str, str]], seconds: int,
+            load: Callable[[threading.Event], Any]) -> tuple[dict[str, Any], Any]:
+        """py-spy ``sessions`` (view, format) of ``server``'s workers, one after the other,
+        while ``load(stop)`` runs in a thread: the raw views summarised, what ``load`` gave."""
+        stop, loaded, summary = threading.Event(), {}, {}
+        thread = threading.Thread(target=lambda: loaded.update(result=load(stop)))
+        thread.start()
+        try:
+            time.sleep(1)
+            for view, fmt in sessions:
+                out = out_dir / f"{stem}.{view}.{'svg' if fmt == 'flamegraph' else 'txt'}"
+                done = subprocess.run(
+                    [str(BIN / "py-spy"), "record", "--subprocesses", "--nonblocking", "-p",
+                     str(server.pid), "-d", str(seconds), "-r", "100", "-f", fmt, "-o",
+                     str(out), *(["--gil"] if view == "gil" else [])],
+                    capture_output=True, text=True, timeout=seconds + 60)
+                if done.returncode != 0 or not out.exists():
+                    result.notes.append(f"py-spy ({stem}, {view}, {fmt}) failed: "
+                                        f"{done.stderr.strip()[-300:]}")
+                    continue
+                keep(f"py-spy {stem} {view} {fmt}", out)
+                if fmt == "raw":
+                    summary[view] = summarise(out)
+        finally:
+            stop.set()
+            thread.join()
+        return summary, loaded.get("result")
+
     # The 4 KiB stream path under wrk: two raw views and the flamegraph.
-    url = lab.url("stream", "small")
-    sessions = (("gil", "raw"), ("wall", "raw"), ("gil", "flamegraph"))
-    seconds = config.profile_seconds
-    profile["py_spy"], loaded = spy(
-        lab.stream, "stream-4k", sessions, seconds, result, out_dir, files,
-        lambda stop: config.load(url, seconds=len(sessions) * (seconds + 2) + 2))
+    url, seconds = lab.url("stream", "small"), config.profile_seconds
+    sessions = [("gil", "raw"), ("wall", "raw"), ("gil", "flamegraph")]
+    py_spy, loaded = spy(lab.stream, "stream-4k", sessions, seconds, lambda stop: config.load(
+        url, seconds=len(sessions) * (seconds + 2) + 2))
     if loaded is not None:
-        profile["py_spy"]["rps_under_profiler"] = loaded.rps
+        py_spy["rps_under_profiler"] = loaded.rps
     # The S3 stream workers while the big object is downloaded again and again (the
     # big-s3-throughput path).
     s3_url = lab.s3_stream.base + lab.s3_file("big").url_path
@@ -125,40 +136,100 @@ def run(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path) -> dic
         while not stop.is_set() and time.monotonic() < deadline:
             read_and_discard(s3_url)
 
-    profile["s3_stream"], _ = spy(lab.s3_stream, "s3-stream", (("gil", "raw"), ("wall", "raw")),
-                                  max(3, seconds // 2), result, out_dir, files, downloads)
-    handler_profile(lab, config, result, out_dir, files)
-    handler_parts(lab, config, result)
+    s3_stream, _ = spy(lab.s3_stream, "s3-stream", sessions[:2], max(3, seconds // 2),
+                       downloads)
+
+    def pyinstrument(stem: str, call: Callable[[], object]) -> None:
+        from pyinstrument import Profiler
+
+        call()
+        profiler, calls = Profiler(interval=0.0001), 0
+        deadline = time.monotonic() + (3 if not config.quick else 0.5)
+        profiler.start()
+        while time.monotonic() < deadline:
+            call()
+            calls += 1
+        profiler.stop()
+        html, text = out_dir / f"{stem}.pyinstrument.html", out_dir / f"{stem}.pyinstrument.txt"
+        html.write_text(profiler.output_html())
+        text.write_text(profiler.output_text(unicode=True, color=False))
+        keep(f"pyinstrument {stem} html", html)
+        keep(f"pyinstrument {stem} text", text)
+        log(f"  pyinstrument: {calls} calls of {stem} profiled -> {text}")
+
+    in_process(lab, config, result, pyinstrument)
     write_memory(lab, config, result)
-    return profile
+    return {"files": files, "py_spy": py_spy, "s3_stream": s3_stream}
 
 
-def spy(server: Server, stem: str, sessions: tuple[tuple[str, str], ...], seconds: int,
-        result: FamilyResult, out_dir: Path, files: dict[str, str],
-        load: Callable[[threading.Event], Any]) -> tuple[dict[str, Any], Any]:
-    """py-spy ``sessions`` (view, format) of ``server``'s workers, one after the other, while
-    ``load(stop)`` runs in a thread: the raw views summarised, and what ``load`` returned."""
-    stop = threading.Event()
-    loaded: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: loaded.update(result=load(stop)))
-    thread.start()
-    summary: dict[str, Any] = {}
-    try:
-        time.sleep(1)
-        for view, fmt in sessions:
-            out = out_dir / f"{stem}.{view}.{'svg' if fmt == 'flamegraph' else 'txt'}"
-            done = record(server.pid, seconds, out, fmt, gil=view == "gil")
-            if done.returncode != 0 or not out.exists():
-                result.notes.append(f"py-spy ({stem}, {view}, {fmt}) failed: "
-                                    f"{done.stderr.strip()[-300:]}")
-                continue
-            files[f"py-spy {stem} {view} {fmt}"] = _shown(out)
-            if fmt == "raw":
-                summary[view] = summarise(out)
-    finally:
-        stop.set()
-        thread.join()
-    return summary, loaded.get("result")
+def in_process(lab: Lab, config: RunConfig, result: FamilyResult,
+               pyinstrument: Callable[[str, Callable[[], object]], None]) -> None:
+    """pyinstrument over many in-process calls of the service's WSGI app (a 4 KiB stream
+    download, one API retrieval and the batch of the API), which are timed too; and each part
+    of the 4 KiB stream path timed alone (µs per call)."""
+    from werkzeug.http import http_date
+
+    from files_service import get_services
+    from files_service.delivery import cache_control, content_disposition, evaluate
+
+    app: Any = service_app(lab)
+    stored = lab.local_file("small")
+    whole = caller(app, "http://127.0.0.1" + stored.url_path)
+    pyinstrument("download-4k", whole)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {lab.local.key_secret}", "Accept": JSON_API}
+    ids = lab.batch_ids
+    for stem, path in {"api-batch": batch_path(ids), "api-single": f"/api/v1/files/{ids[0]}"
+                       }.items():
+
+        def get(path: str = path) -> int:
+            response = client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"in-process GET {path[:40]} answered {response.status}")
+            return len(response.data)
+
+        pyinstrument(stem, get)
+        timed_rounds(result, f"part.{stem}", f"{stem}: one request, in-process (Flask test "
+                     "client)", "µs", config, get, config.inproc_seconds * 2)
+
+    services = get_services(app)
+    token = stored.url_path.split("access_token=", 1)[1]
+    file = services.cache.file(stored.id)
+    assert file is not None
+
+    def storage_roundtrip() -> int:
+        stream = services.storage.open(file.storage_key, 0, None)
+        try:
+            return sum(len(c) for c in stream)
+        finally:
+            stream.close()
+
+    def delivery_headers() -> object:
+        evaluate(method="GET", size=file.byte_size, etag=f'"{file.checksum}"',
+                 last_modified=file.created_at, range_header=None, if_range=None,
+                 if_none_match=None, if_modified_since=None)
+        content_disposition(file.filename, "inline")
+        cache_control(time.time() + 3600, time.time(), mode="private")
+        return http_date(int(file.created_at))
+
+    key_path = str(lab.local.local_root) + "/" + file.storage_key
+    parts: dict[str, tuple[str, Callable[[], object]]] = {
+        "whole": ("the whole WSGI call (4 KiB, stream)", whole),
+        "verify": ("TokenService.verify",
+                   lambda: services.tokens.verify(token, filename=stored.name)),
+        "cache": ("RegistryCache.principal + .file (hits)",
+                  lambda: (services.cache.principal(lab.local.key_id),
+                           services.cache.file(stored.id))),
+        "storage": ("LocalStorage.open + read 4 KiB + close", storage_roundtrip),
+        "realpath": ("of which os.path.realpath of the key", lambda: os.path.realpath(key_path)),
+        "headers": ("evaluate + content_disposition + cache_control + http_date",
+                    delivery_headers),
+        "metrics": ("two prometheus counter increments",
+                    lambda: (services.metrics.downloads.labels("ok").inc(),
+                             services.metrics.bytes_sent.inc(4096))),
+    }
+    for name, (label, call) in parts.items():
+        timed_rounds(result, f"part.{name}", label, "µs", config, call)
 
 
 def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
@@ -168,13 +239,11 @@ def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
 
     from files_service.storage import LocalStorage, S3Storage
 
-    size = 64 * MIB if not config.quick else 16 * MIB
-    piece = bytes(64 * 1024)
-    storages = {
-        "local": LocalStorage(lab.workdir / "write-memory"),
-        "s3": S3Storage(S3_BUCKET, "write-memory", client=s3_client(lab.moto)),
-    }
-    for name, storage in storages.items():
+    size, piece = (64 * MIB if not config.quick else 16 * MIB), bytes(64 * 1024)
+    for name, storage in (
+        ("local", LocalStorage(lab.workdir / "write-memory")),
+        ("s3", S3Storage(S3_BUCKET, "write-memory", client=s3_client(lab.moto.base))),
+    ):
         storage.write("warm", iter([piece] * 16))
         tracemalloc.start()
         try:
@@ -188,116 +257,3 @@ def write_memory(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
             f"write.{name}", f"{type(storage).__name__}.write of {size // MIB} MiB: peak "
             "Python allocations (tracemalloc)", "MiB",
         ).add({"peak_mib": peak / MIB})
-
-
-def _pyinstrument(
-    call: Callable[[], object], seconds: float, out_dir: Path, stem: str, files: dict[str, str]
-) -> None:
-    from pyinstrument import Profiler
-
-    call()
-    profiler = Profiler(interval=0.0001)
-    deadline = time.monotonic() + seconds
-    calls = 0
-    profiler.start()
-    while time.monotonic() < deadline:
-        call()
-        calls += 1
-    profiler.stop()
-    html = out_dir / f"{stem}.pyinstrument.html"
-    text = out_dir / f"{stem}.pyinstrument.txt"
-    html.write_text(profiler.output_html())
-    text.write_text(profiler.output_text(unicode=True, color=False))
-    files[f"pyinstrument {stem} html"] = _shown(html)
-    files[f"pyinstrument {stem} text"] = _shown(text)
-    log(f"  pyinstrument: {calls} calls of {stem} profiled -> {text}")
-
-
-def handler_profile(lab: Lab, config: RunConfig, result: FamilyResult, out_dir: Path,
-                    files: dict[str, str]) -> None:
-    """pyinstrument over many in-process calls of the service's WSGI app: a 4 KiB stream
-    download, and the batch retrieval of the API (GET /api/v1/files?filter[id]=…)."""
-    seconds = 3 if not config.quick else 0.5
-    app: Any = service_app(lab)
-    url = "http://127.0.0.1" + lab.local_file("small").url_path
-    _pyinstrument(caller(app, url), seconds, out_dir, "download-4k", files)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {lab.local.key_secret}", "Accept": JSON_API}
-    ids = lab.batch_ids()
-    requests = {"api-batch": batch_path(ids), "api-single": f"/api/v1/files/{ids[0]}"}
-    for stem, path in requests.items():
-
-        def get(path: str = path) -> int:
-            response = client.get(path, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"in-process GET {path[:40]} answered {response.status}")
-            return len(response.data)
-
-        _pyinstrument(get, seconds, out_dir, stem, files)
-        number = calls_for(get, config.inproc_seconds * 2)
-        for _ in range(config.inproc_rounds):
-            result.measurement(f"part.{stem}", f"{stem}: one request, in-process (Flask test "
-                               "client)", "µs").add({"us": time_calls(get, number) * 1e6})
-
-
-def handler_parts(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
-    """Each part of the 4 KiB stream path timed alone, in-process (µs per call)."""
-    from werkzeug.http import http_date
-
-    from files_service import get_services
-    from files_service.delivery import cache_control, content_disposition, evaluate
-
-    stored = lab.local_file("small")
-    app: Any = service_app(lab)
-    services = get_services(app)
-    token = stored.url_path.split("access_token=", 1)[1]
-    file = services.cache.file(stored.id)
-    assert file is not None
-
-    def storage_roundtrip() -> int:
-        stream = services.storage.open(file.storage_key, 0, None)
-        try:
-            return sum(len(c) for c in stream)
-        finally:
-            stream.close()
-
-    def headers() -> object:
-        evaluate(method="GET", size=file.byte_size, etag=f'"{file.checksum}"',
-                 last_modified=file.created_at, range_header=None, if_range=None,
-                 if_none_match=None, if_modified_since=None)
-        content_disposition(file.filename, "inline")
-        cache_control(time.time() + 3600, time.time(), mode="private")
-        return http_date(int(file.created_at))
-
-    realpath = os.path.realpath
-    key_path = str(lab.local.local_root) + "/" + file.storage_key
-    parts: dict[str, tuple[str, Callable[[], object]]] = {
-        "whole": ("the whole WSGI call (4 KiB, stream)",
-                  caller(app, "http://127.0.0.1" + stored.url_path)),
-        "verify": ("TokenService.verify",
-                   lambda: services.tokens.verify(token, filename=stored.name)),
-        "cache": ("RegistryCache.principal + .file (hits)",
-                  lambda: (services.cache.principal(lab.local.key_id),
-                           services.cache.file(stored.id))),
-        "storage": ("LocalStorage.open + read 4 KiB + close", storage_roundtrip),
-        "realpath": ("of which os.path.realpath of the key", lambda: realpath(key_path)),
-        "headers": ("evaluate + content_disposition + cache_control + http_date", headers),
-        "metrics": ("two prometheus counter increments",
-                    lambda: (services.metrics.downloads.labels("ok").inc(),
-                             services.metrics.bytes_sent.inc(4096))),
-    }
-    for name, (label, call) in parts.items():
-        number = calls_for(call, config.inproc_seconds)
-        for _ in range(config.inproc_rounds):
-            result.measurement(f"part.{name}", label, "µs").add(
-                {"us": time_calls(call, number) * 1e6}
-            )
-
-
-def _shown(path: Path) -> str:
-    """A profile's path as results.json records it: relative to the repository, so that the
-    results say nothing of the machine they were made on."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return Path(path).name

@@ -11,9 +11,9 @@ writes ``bench/results.json``, the generated section of ``docs/benchmarks.md`` a
 run never overwrites real figures). Needs nginx and wrk (Debian packages) and
 ``bench/requirements.txt``. The families: :mod:`bench.minting`, :mod:`bench.downloads`,
 :mod:`bench.slow_clients`, :mod:`bench.streams`, :mod:`bench.edge` (the front tier) and,
-with ``--profile``,
-:mod:`bench.profiling`; each measures the service against baselines (:mod:`bench.baselines`)
-on servers :mod:`bench.lab` starts, and :mod:`bench.report` writes what they found.
+with ``--profile``, :mod:`bench.profiling`; each measures the service against baselines
+(:mod:`bench.baselines`) on servers :mod:`bench.lab` starts, and :mod:`bench.report` writes
+what they found.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: import bench and tests as pack
     sys.path[0:1] = [_root]  # not bench/ itself: its modules would shadow others
 
 from bench import downloads, edge, minting, profiling, report, slow_clients, streams
-from bench.common import BENCH_DIR, ROOT, Budget, FamilyResult, RunConfig, log, machine_info
+from bench.common import BENCH_DIR, ROOT, SMOKE, FamilyResult, RunConfig, log, machine_info
 from bench.lab import Lab
 from tests.servers import NGINX
 from tests.wrk import WRK
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(FAMILIES)
     selected = [name for name in names if name in FAMILIES]
     profiling_wanted = args.profile or "profile" in names
-    config = (RunConfig.smoke if args.quick else RunConfig.full)(profile=profiling_wanted)
+    config = RunConfig(**(SMOKE if args.quick else {}), profile=profiling_wanted)
     out = args.output_dir or (BENCH_DIR / "out" / "quick" if args.quick else None)
     results_path, page_path, chart_path = (
         (out / "results.json", out / "benchmarks.md", out / "downloads.png") if out else
@@ -98,45 +98,55 @@ def main(argv: list[str] | None = None) -> int:
     profile_dir = (args.output_dir or BENCH_DIR / "out") / ("profile-quick" if args.quick
                                                             else "profile")
     phases = ["setup", *selected, *(["profile"] if profiling_wanted else [])]
-    budget = Budget({name: PLAN[name][args.quick] for name in phases}, LIMIT_SECONDS)
+    planned = {name: PLAN[name][args.quick] for name in phases}
+    log(f"time budget: {sum(planned.values()):.0f} s planned (limit {LIMIT_SECONDS:.0f} s)")
+    for name, seconds in planned.items():
+        log(f"  {name:<14} {seconds:6.0f} s")
     # prometheus-client picks its value class when first imported: make the in-process
     # figures pay for multiprocess counters as gunicorn's workers do (files-service serve).
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="files-bench-prom-")
     signal.signal(signal.SIGTERM, _terminate)
+    began, spent = time.monotonic(), {}
     lab = Lab(config, keep=args.keep)
     results: dict[str, dict[str, object]] = {}
-    profile: dict[str, object] | None = None
+    profile = None
     failed = False
     try:
-        with budget.phase("setup"):
-            lab.local_file("small")
-            lab.local_file("medium")
-            if {"slow_clients", "streams", "edge"} & set(selected):
-                lab.local_file("big")
-            if {"streams", "edge"} & set(selected):
-                lab.s3_file("big")
-        for name in phases[1:]:
-            result = FamilyResult(name)
-            with budget.phase(name):
-                try:
-                    if name == "profile":
-                        profile = profiling.run(lab, config, result, profile_dir)
-                    else:
-                        FAMILIES[name](lab, config, result)
-                except Exception as exc:
-                    failed = True
-                    log(f"{name} failed:\n{traceback.format_exc()}")
-                    results[name] = {**result.to_json(), "error": f"{type(exc).__name__}: {exc}"}
-                    continue
-            result.elapsed_s = time.time() - result.started
-            results[name] = result.to_json()
+        for name in phases:
+            log(f"== {name} (planned {planned[name]:.0f} s, "
+                f"{time.monotonic() - began:.0f} s elapsed)")
+            result, phase_began = FamilyResult(name), time.monotonic()
+            try:
+                if name == "setup":  # the files most families need, before any is timed
+                    lab.local_file("small")
+                    lab.local_file("medium")
+                    if {"slow_clients", "streams", "edge"} & set(selected):
+                        lab.local_file("big")
+                    if {"streams", "edge"} & set(selected):
+                        lab.s3_file("big")
+                elif name == "profile":
+                    profile = profiling.run(lab, config, result, profile_dir)
+                else:
+                    FAMILIES[name](lab, config, result)
+                if name != "setup":
+                    results[name] = result.to_json()
+            except Exception as exc:
+                if name == "setup":
+                    raise
+                failed = True
+                log(f"{name} failed:\n{traceback.format_exc()}")
+                results[name] = {**result.to_json(), "error": f"{type(exc).__name__}: {exc}"}
+            spent[name] = round(time.monotonic() - phase_began, 1)
+            log(f"== {name} took {spent[name]:.1f} s")
     finally:
         lab.close()
         shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
+    total = time.monotonic() - began
+    budget = {"limit_s": LIMIT_SECONDS, "planned_s": planned, "spent_s": spent,
+              "total_s": round(total, 1)}
     assembled = report.assemble(
-        report.load(results_path) if args.only else {}, results, machine=machine_info(),
-        config=vars(config), budget=budget.summary(), profile=profile,
-    )
+        report.load(results_path) if args.only else {}, results, [*FAMILIES, "profile"],
+        machine=machine_info(), config=vars(config), budget=budget, profile=profile)
     report.write_json(results_path, assembled)
     drew = report.chart(assembled, chart_path)
     if not drew:
@@ -148,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {results_path}, {page_path}" + (f", {chart_path}" if drew else ""))
     for row in assembled["targets"]:
         log(f"  {row['status']:<12} {row['id']:<22} {row['margin']}")
-    log(f"total {budget.elapsed():.0f} s (limit {LIMIT_SECONDS:.0f} s)"
-        + (": over the time limit!" if budget.elapsed() > LIMIT_SECONDS else ""))
+    log(f"total {total:.0f} s (limit {LIMIT_SECONDS:.0f} s)"
+        + (": over the time limit!" if total > LIMIT_SECONDS else ""))
     return 1 if failed else 0
 
 

@@ -1,14 +1,7 @@
-"""Big streams (issue #5 §3): a 1 GiB object, local and S3.
-
-Downloads: a client reads and discards the body as fast as Python reads (one preallocated
-buffer); throughput against the direct read (nginx sendfile for local storage, boto3
-``GetObject`` from the same moto server for S3), and the serving worker's peak RSS growth
-(sampled every 50 ms from ``/proc`` for every worker of the gunicorn master).
-
-Uploads: ``POST /api/v1/files`` (SPEC §5: ``Authorization: Bearer``, multipart part ``file``)
-of 1 GiB generated on the fly and sent in 1 MiB pieces with a ``Content-Length`` (what browsers
-and ``curl -F`` send); throughput and worker RSS growth. Each uploaded file is deleted again
-(moto keeps objects in memory).
+"""Big streams (issue #5 §3): a 1 GiB object, local and S3. Downloads read and discarded as
+fast as Python reads, against the direct read (nginx ``sendfile``; boto3 ``GetObject`` from the
+same moto server), with the serving workers' RSS growth and CPU (from ``/proc``); uploads
+(``POST /api/v1/files``, multipart, streamed with a ``Content-Length``), each deleted again.
 """
 
 from __future__ import annotations
@@ -17,6 +10,9 @@ import http.client
 import json
 import secrets
 import time
+from collections.abc import Iterable
+from contextlib import nullcontext
+from itertools import chain
 
 from bench import baselines
 from bench.common import MIB, FamilyResult, RunConfig, log, read_and_discard
@@ -28,25 +24,27 @@ JSON_API = "application/vnd.api+json"
 
 def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
     local, s3 = lab.local_file("big"), lab.s3_file("big")
-    urls = {"local.nginx": lab.url("nginx", "big"), "local.stream": lab.url("stream", "big"),
-            "s3.stream": lab.s3_stream.base + s3.url_path}
-    labels = {"local.nginx": "local, nginx secure_link (direct read)",
-              "local.stream": "local, service stream", "s3.stream": "S3 (moto), service stream"}
-    moto = s3_client(lab.moto)
-    for url in (urls["local.stream"], urls["s3.stream"]):  # objects and workers warmed up
-        if read_and_discard(url)[0] != 200:
-            raise RuntimeError(f"warm-up GET failed: {url.split('?')[0]}")
+    downloads = {  # key: label, URL, size, the server whose workers are watched
+        "local.nginx": ("local, nginx secure_link (direct read)", lab.url("nginx", "big"),
+                        local.size, None),
+        "local.stream": ("local, service stream", lab.url("stream", "big"), local.size,
+                         lab.stream),
+        "s3.stream": ("S3 (moto), service stream", lab.s3_stream.base + s3.url_path, s3.size,
+                      lab.s3_stream),
+    }
+    moto = s3_client(lab.moto.base)
+    for key in ("local.stream", "s3.stream"):  # objects and workers warmed up
+        if read_and_discard(downloads[key][1])[0] != 200:
+            raise RuntimeError(f"warm-up GET failed: {key}")
     for number in range(config.runs):
-        download(result, "local.nginx", labels["local.nginx"], urls["local.nginx"], local.size)
-        download(result, "local.stream", labels["local.stream"], urls["local.stream"],
-                 local.size, lab.stream)
+        download(result, "local.nginx", *downloads["local.nginx"])
+        download(result, "local.stream", *downloads["local.stream"])
         size, seconds = baselines.read_object(moto, S3_BUCKET, s3.storage_key)
         if size != s3.size:
             raise RuntimeError(f"boto3 read {size} of {s3.size} bytes")
         result.measurement("s3.direct", "S3 (moto), boto3 GetObject (direct read)", "MB/s").add(
             {"mb_s": size / seconds / 1e6, "seconds": seconds})
-        download(result, "s3.stream", labels["s3.stream"], urls["s3.stream"], s3.size,
-                 lab.s3_stream)
+        download(result, "s3.stream", *downloads["s3.stream"])
         log(f"  run {number + 1}: " + ", ".join(
             f"{k} {result.measurements[k].runs[-1]['mb_s']:.0f} MB/s"
             for k in ("local.nginx", "local.stream", "s3.direct", "s3.stream")))
@@ -71,55 +69,45 @@ def run(lab: Lab, config: RunConfig, result: FamilyResult) -> None:
 def download(result: FamilyResult, key: str, label: str, url: str, size: int,
              server: Server | None = None) -> None:
     """One download of ``url``; with ``server``, its workers' RSS and CPU watched."""
-    if server is None:
+    with RssSampler(server.pid) if server else nullcontext() as rss:
         status, got, seconds = read_and_discard(url)
-        figures = {}
-    else:
-        with RssSampler(server.pid) as rss:
-            status, got, seconds = read_and_discard(url)
-        figures = {"rss_growth_mib": rss.growth / MIB,
-                   "worker_cpu_s_per_gib": rss.cpu / (got / 2**30)}
+    figures = {"rss_growth_mib": rss.growth / MIB,
+               "worker_cpu_s_per_gib": rss.cpu / (got / 2**30)} if rss else {}
     if status != 200 or got != size:
         raise RuntimeError(f"{label}: HTTP {status}, {got} of {size} bytes")
     result.measurement(key, label, "MB/s").add(
         {"mb_s": got / seconds / 1e6, "seconds": seconds, **figures})
 
 
-def request(server: Server, secret: str, method: str, path: str, head: bytes = b"",
-            size: int = 0, tail: bytes = b"", content_type: str = "") -> tuple[bytes, float]:
-    """One API request with ``head``, ``size`` zero bytes and ``tail`` as its body, streamed
-    (the client never holds more than 1 MiB of it): the answer's body and the seconds taken."""
+def request(server: Server, secret: str, method: str, path: str, body: Iterable[bytes] = (),
+            headers: dict[str, str] | None = None) -> tuple[bytes, float]:
+    """One API request, its ``body`` streamed as it comes: the answer's body and the seconds
+    taken."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-    piece = bytes(MIB)
     began = time.perf_counter()
     try:
-        conn.putrequest(method, path)
-        conn.putheader("Authorization", f"Bearer {secret}")
-        conn.putheader("Accept", JSON_API)
-        if content_type:
-            conn.putheader("Content-Type", content_type)
-            conn.putheader("Content-Length", str(len(head) + size + len(tail)))
-        conn.endheaders()
-        conn.send(head)
-        for offset in range(0, size, MIB):
-            conn.send(piece if size - offset >= MIB else piece[: size - offset])
-        conn.send(tail)
+        conn.request(method, path, body=iter(body), headers={
+            "Authorization": f"Bearer {secret}", "Accept": JSON_API, **(headers or {})})
         response = conn.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status >= 300:
-            raise RuntimeError(f"{method} {path}: HTTP {response.status}: {body[:200]!r}")
-        return body, time.perf_counter() - began
+            raise RuntimeError(f"{method} {path}: HTTP {response.status}: {answer[:200]!r}")
+        return answer, time.perf_counter() - began
     finally:
         conn.close()
 
 
 def upload(server: Server, secret: str, size: int, filename: str) -> tuple[str, float]:
-    """``POST /api/v1/files`` of ``size`` zero bytes as multipart part ``file``: the new
-    file's id and the seconds the upload took."""
+    """``POST /api/v1/files`` of ``size`` zero bytes as multipart part ``file``, sent in 1 MiB
+    pieces (the client never holds more) with a ``Content-Length``: the new file's id and the
+    seconds the upload took."""
     boundary = "bench-" + secrets.token_hex(12)
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
             f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
-    body, seconds = request(server, secret, "POST", "/api/v1/files", head, size,
-                            f"\r\n--{boundary}--\r\n".encode(),
-                            f"multipart/form-data; boundary={boundary}")
-    return json.loads(body)["data"]["id"], seconds
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    piece = bytes(MIB)
+    body = chain([head], (piece[: size - offset] for offset in range(0, size, MIB)), [tail])
+    answer, seconds = request(server, secret, "POST", "/api/v1/files", body, {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail))})
+    return json.loads(answer)["data"]["id"], seconds

@@ -137,24 +137,18 @@ def evaluate(target: Target, families: dict[str, Any]) -> dict[str, Any]:
             value = paired_ratio(numerator, denominator, target.numerator.metric)
     if value is None:
         return {**row, "status": "not measured", "value": None, "margin": why}
-    if target.op in (">=", ">"):
-        met = value >= target.threshold if target.op == ">=" else value > target.threshold
-        # How far above (met) or below (missed) the threshold, relative to it.
-        relative = value / target.threshold - 1
-    else:
-        met = value <= target.threshold if target.op == "<=" else value < target.threshold
-        relative = target.threshold / value - 1 if value else math.inf
+    t = target.threshold
+    met = {">=": value >= t, "<=": value <= t, "<": value < t}[target.op]
     if target.denominator is None:  # an absolute bound
-        gap = abs(target.threshold - value)
-        margin = (f"met: {gap:.1f} {target.unit} under the bound" if met
-                  else f"missed: {gap:.1f} {target.unit} over the bound")
-    elif met:
+        margin = f"{'met' if met else 'missed'}: {abs(t - value):.1f} {target.unit} " + (
+            "under the bound" if met else "over the bound")
+    elif met:  # how far above (or below) the threshold, relative to it
+        relative = value / t - 1 if target.op == ">=" else (t / value - 1 if value else math.inf)
         margin = f"met with {relative:.0%} to spare"
-    elif target.op in (">=", ">"):
-        margin = (f"missed: {-relative:.0%} short (needs {target.threshold / value:.2f}{X} "
-                  f"the measured)")
+    elif target.op == ">=":
+        margin = f"missed: {1 - value / t:.0%} short (needs {t / value:.2f}{X} the measured)"
     else:
-        margin = f"missed: {value / target.threshold - 1:.0%} over"
+        margin = f"missed: {value / t - 1:.0%} over"
     return {**row, "status": "met" if met else "missed", "value": value, "margin": margin}
 
 
