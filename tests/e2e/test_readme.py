@@ -1,10 +1,11 @@
-"""The README works as written, on a real server started as it says.
+"""The README and the API docs work as written, on a real server started as the README says.
 
-Its quick start is exactly ``make run`` and ``make test``; ``make run`` (its settings in
-environment variables, on a free port) prints a demo URL that downloads. Then its "Using it"
-block, and the "Try it" block and first curl lines of docs/api.md, run word for word in bash,
-in a folder of their own that has the repository's ``.venv`` and ``README.md`` (what the docs'
-working directory, a clone, holds), against that server.
+Its quick start is exactly ``make run`` and ``make test``; ``make run`` (on a free port, its
+settings the defaults' layout under a folder of the test's: ``var/files.db``, ``var/objects``)
+prints a demo URL that downloads. Then, in bash, word for word, in that folder (a clone's
+working directory: it has the repository's ``.venv`` and ``README.md``): the README's "Using
+it" block, then every ``sh`` block of docs/api.md and docs/versions.md that talks to the API
+(``tests/api/test_docs.py`` checks each answer's status in-process; here they run for real).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 README = REPO / "README.md"
 API_DOC = REPO / "docs" / "api.md"
+VERSIONS_DOC = REPO / "docs" / "versions.md"
 
 
 def section(path: Path, heading: str) -> str:
@@ -46,8 +48,13 @@ class MakeRun:
     def __init__(self, root: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        # The server's settings, which a shell running the README in a second terminal shares.
-        self.env = server_env(root, self.port)
+        # The server's settings, which a shell in a second terminal in ``root`` shares: the
+        # defaults (var/files.db, var/objects, var/), as if make run ran in ``root``.
+        var = root / "var"
+        self.env = server_env(
+            root, self.port, FILES_DATABASE_URL=f"sqlite:///{var / 'files.db'}",
+            FILES_STORAGE=f"local://{var / 'objects'}", FILES_VAR_DIR=str(var),
+        )
         self.log = root / "make-run.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -73,8 +80,18 @@ class MakeRun:
 
 
 @pytest.fixture
-def make_run(tmp_path: Path) -> Iterator[MakeRun]:
-    server = MakeRun(tmp_path)
+def terminal(tmp_path: Path) -> Path:
+    """A second terminal's working directory: a clone's, with its .venv and README.md."""
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    (folder / ".venv").symlink_to(BIN.parent)
+    (folder / "README.md").symlink_to(README)
+    return folder
+
+
+@pytest.fixture
+def make_run(terminal: Path) -> Iterator[MakeRun]:
+    server = MakeRun(terminal)
     yield server
     server.stop()
 
@@ -102,7 +119,7 @@ def test_the_quick_start_is_make_run_and_make_test() -> None:
     assert [c for c in commands if c] == ["make run", "make test"]
 
 
-def test_the_readme_and_the_api_docs_run_as_written(make_run: MakeRun, tmp_path: Path) -> None:
+def test_the_readme_and_the_api_docs_run_as_written(make_run: MakeRun, terminal: Path) -> None:
     make_run.start()
     printed = make_run.log.read_text()
     demo = re.search(rf"{re.escape(make_run.base)}/welcome\.txt\?access_token=\S+", printed)
@@ -111,12 +128,6 @@ def test_the_readme_and_the_api_docs_run_as_written(make_run: MakeRun, tmp_path:
     assert status == 200 and body.startswith(b"Hello from files_service!")
     broken = demo.group(0)[:-1] + ("A" if not demo.group(0).endswith("A") else "B")
     assert fetch(broken)[0] == 403  # "change one character of the token"
-
-    # A second terminal: a folder of a clone's, with the clone's .venv and README.md.
-    terminal = tmp_path / "terminal"
-    terminal.mkdir()
-    (terminal / ".venv").symlink_to(BIN.parent)
-    (terminal / "README.md").symlink_to(README)
 
     (using,) = sh_blocks(section(README, "## Using it"))
     assert "report.pdf" not in using
@@ -128,12 +139,24 @@ def test_the_readme_and_the_api_docs_run_as_written(make_run: MakeRun, tmp_path:
     assert "Usage: files-service" in done.stdout
 
     # docs/api.md's "Try it" against the server make run serves, then its first examples.
-    setup, examples = sh_blocks(section(API_DOC, "## Try it"))
-    script = setup.replace("http://127.0.0.1:8000", make_run.base) + examples
-    done = run_bash(script, terminal, make_run.env)
+    setup, *examples = sh_blocks(API_DOC.read_text(encoding="utf-8"))
+    setup = setup.replace("http://127.0.0.1:8000", make_run.base)
+    done = run_bash(setup + examples[0], terminal, make_run.env)
     assert done.returncode == 0, done.stderr
     answers = documents(done.stdout)  # curl -s prints each without a line break after it
     assert len(answers) == 3 and all("data" in a and "errors" not in a for a in answers), (
         done.stdout)
     assert answers[1]["data"]["attributes"]["metadata"] == {"project": "apollo"}
     assert answers[1]["data"]["attributes"]["filename"] == "README.md"
+
+    # Then every block of both pages that calls the API, in order, in that same shell.
+    calls = [block for block in [*examples[1:], *sh_blocks(VERSIONS_DOC.read_text())]
+             if "curl " in block]
+    assert len(calls) >= 12
+    done = run_bash(setup + "".join(calls), terminal, make_run.env)
+    assert done.returncode == 0, done.stderr
+    refusals = sum(len(re.findall(r"#\s*->\s*4\d\d", block)) for block in calls)
+    assert done.stdout.count('{"errors": [') == refusals == 2, done.stdout
+    assert re.search(r"(?<![0-9])204\n", done.stdout)  # the DELETE's status, curl -w's
+    assert "HTTP/1.1 200 OK" in done.stdout  # versions.md's curl -i
+    assert "Hello from files_service!" in done.stdout  # the legacy URL, downloaded
