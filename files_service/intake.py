@@ -22,6 +22,9 @@ CLI), the steps are the same::
   one gets in and the others are refused with nothing left.
 - Leaving the block any other way (an error, a refusal, a broken-off body) removes the object
   written: nothing is left in storage or the registry.
+
+Every intake is counted once it ends, in ``files_uploads_total{outcome}`` (``ok``, or why it
+was refused: ``upload_outcome``) and, stored, its size in ``files_upload_bytes_total``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
-from .errors import QuotaExceeded, StorageError, UploadTooLarge
+from .errors import (
+    FieldError,
+    QuotaExceeded,
+    RegistryError,
+    StorageError,
+    UploadTooLarge,
+)
 from .ids import new_id
+from .jsonapi import ApiError
 from .registry.models import File, Organization
 from .services import Services
 from .storage.interface import WriteResult
@@ -140,6 +150,8 @@ class Intake:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        stored = self.written.size if self.committed and self.written is not None else 0
+        self.services.metrics.upload(upload_outcome(exc, committed=self.committed), stored)
         if exc is None:
             self.discard()
             return
@@ -149,3 +161,22 @@ class Intake:
             # The refusal or failure in flight is the one to report; the object stays for
             # an operator to remove (no row points at it).
             log.error("could not remove the object of an upload that failed: %s", cleanup)
+
+
+def upload_outcome(exc: BaseException | None, *, committed: bool) -> str:
+    """How an intake ended, one of ``metrics.UPLOAD_OUTCOMES``: ``ok`` (stored), or the
+    reason it was refused or failed. Any other client error than the two limits (a malformed
+    form, bad metadata or filename, a body broken off) is a ``bad_request``."""
+    if exc is None:
+        return "ok" if committed else "failed"
+    if isinstance(exc, UploadTooLarge):
+        return "upload_too_large"
+    if isinstance(exc, QuotaExceeded):
+        return "quota_exceeded"
+    if isinstance(exc, FieldError) or (isinstance(exc, ApiError) and exc.status < 500):
+        return "bad_request"
+    if isinstance(exc, StorageError):
+        return "storage_unavailable"
+    if isinstance(exc, RegistryError):
+        return "registry_unavailable"
+    return "failed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterable
 from importlib import metadata
 
 from prometheus_client import (
@@ -25,6 +26,12 @@ DOWNLOAD_OUTCOMES = (
 AUTH_FAILURE_KINDS = ("api_key", "invalid_token", "expired_token", "revoked_token")
 RATE_LIMITED_SURFACES = ("download", "api")
 STORAGE_OPERATIONS = ("open",)
+DATABASE_OPERATIONS = ("read", "write")
+# An upload through the API stored (``ok``) or refused, and why (``intake.upload_outcome``).
+UPLOAD_OUTCOMES = (
+    "ok", "upload_too_large", "quota_exceeded", "bad_request", "storage_unavailable",
+    "registry_unavailable", "failed",
+)
 # From a cached hit on local disk (~1 ms) to a frozen S3 (the read timeout, 30 s).
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
@@ -43,9 +50,7 @@ class Metrics:
     multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``files-service serve``) sums the
     workers' values for every scrape."""
 
-    def __init__(self, multiprocess_dir: str | None = None, kids: tuple[str, ...] = ()) -> None:
-        """``kids``: the key ring's key ids, shown from the start (at zero) by
-        ``files_token_verifications_total``."""
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         self.registry = CollectorRegistry()
         self.multiprocess_dir = multiprocess_dir
         self.downloads = Counter(
@@ -96,6 +101,23 @@ class Metrics:
             "files_storage_errors", "Storage calls of downloads that failed (not a missing "
             "object), by operation", ["operation"], registry=self.registry,
         )
+        self.database_seconds = Histogram(
+            "files_database_seconds",
+            "Registry transactions, from asking for a connection to the commit, by kind",
+            ["operation"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.database_errors = Counter(
+            "files_database_errors",
+            "Registry transactions the database failed (unreachable, refused, timed out), by "
+            "kind", ["operation"], registry=self.registry,
+        )
+        self.uploads = Counter(
+            "files_uploads", "Uploads: stored (ok) or refused, by outcome", ["outcome"],
+            registry=self.registry,
+        )
+        self.upload_bytes = Counter(
+            "files_upload_bytes", "Bytes of uploaded files stored", registry=self.registry
+        )
         self.build_info = Gauge(
             "files_build_info", "Always 1: the running version", ["version", "python"],
             multiprocess_mode="max", registry=self.registry,
@@ -117,8 +139,29 @@ class Metrics:
         for operation in STORAGE_OPERATIONS:
             self.storage_seconds.labels(operation)
             self.storage_errors.labels(operation)
+        for operation in DATABASE_OPERATIONS:
+            self.database_seconds.labels(operation)
+            self.database_errors.labels(operation)
+        for outcome in UPLOAD_OUTCOMES:
+            self.uploads.labels(outcome)
+
+    def show_key_ids(self, kids: Iterable[str]) -> None:
+        """Show the key ring's key ids from the start (at zero) in
+        ``files_token_verifications_total``."""
         for kid in kids:
             self.token_verifications.labels(kid)
+
+    def database_call(self, operation: str, seconds: float, failed: bool) -> None:
+        """One registry transaction (the registry's ``engine.Observer``)."""
+        self.database_seconds.labels(operation).observe(seconds)
+        if failed:
+            self.database_errors.labels(operation).inc()
+
+    def upload(self, outcome: str, stored_bytes: int = 0) -> None:
+        """One upload, stored (``ok``, with its size) or refused."""
+        self.uploads.labels(outcome).inc()
+        if stored_bytes:
+            self.upload_bytes.inc(stored_bytes)
 
     def exposition(self) -> bytes:
         """The text format for ``/metrics``."""

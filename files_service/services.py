@@ -40,7 +40,10 @@ def build_services(
 ) -> Services:
     """Wire the parts. ``clock``, ``registry`` and ``storage`` may be passed in by tests."""
     clock = clock or SystemClock()
-    registry = registry or Registry(settings.database_url, clock=clock)
+    metrics = Metrics(settings.metrics_dir)
+    registry = registry or Registry(
+        settings.database_url, clock=clock, observer=metrics.database_call
+    )
     if storage is None:
         try:
             storage = open_storage(
@@ -53,6 +56,7 @@ def build_services(
         except ValueError as exc:
             raise SettingsError("FILES_STORAGE", str(exc)) from None
     keys = settings.resolved_signing_keys()
+    metrics.show_key_ids(key.kid for key in keys)
     tokens = TokenService(keys, clock, bucket_seconds=settings.url_bucket_seconds)
     return Services(
         settings=settings,
@@ -62,5 +66,5 @@ def build_services(
         tokens=tokens,
         minter=Minter(tokens, settings),
         cache=RegistryCache(registry, clock, settings.registry_cache_seconds),
-        metrics=Metrics(settings.metrics_dir, kids=tuple(key.kid for key in keys)),
+        metrics=metrics,
     )

@@ -188,7 +188,8 @@ function verify(token, name, now) {
     if (now > expires + S.leewaySeconds) {
         return {refusal: 'expired_token', expiresAt: expires};
     }
-    return {fileId: parts[1], principalId: parts[2], expiresAt: expires, disposition: disposition};
+    return {kid: parts[0], fileId: parts[1], principalId: parts[2], expiresAt: expires,
+            disposition: disposition};
 }
 
 // -- response headers (files_service/delivery/caching.py) ---------------------------------
@@ -593,6 +594,7 @@ function handle(r) {
     if (claims.refusal !== undefined) {
         return refuse(r, claims.refusal);
     }
+    r.variables.files_kid = claims.kid;  // a key of the ring, as files_token_verifications
     if (!IDS.test(claims.fileId) || !IDS.test(claims.principalId)) {
         return refuse(r, 'invalid_token');
     }

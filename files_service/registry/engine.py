@@ -10,7 +10,7 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,10 +59,22 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+Observer = Callable[[str, float, bool], None]
+"""Told of each transaction once it ends: ``("read" | "write", seconds, failed)``, where
+``failed`` means the database failed it (unreachable, refused, timed out): not a domain error
+raised inside it, such as a missing row or a full quota."""
+
+
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+def transaction(
+    engine: Engine, *, write: bool, observer: Observer | None = None
+) -> Iterator[Connection]:
     """One transaction on a pooled connection, committed on leaving, with database errors
-    translated. ``write``: it will write (on SQLite it takes the write lock at once)."""
+    translated. ``write``: it will write (on SQLite it takes the write lock at once).
+    ``observer``: told how long it took, from asking the pool for a connection to the commit,
+    and whether the database failed it."""
+    started = time.perf_counter()
+    failed = False
     try:
         with engine.connect() as conn:
             if write:
@@ -70,7 +82,11 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
             with conn.begin():
                 yield conn
     except sa_exc.SQLAlchemyError as exc:
+        failed = True
         raise translate(exc) from exc
+    finally:
+        if observer is not None:
+            observer("write" if write else "read", time.perf_counter() - started, failed)
 
 
 def _parse_url(url: str) -> URL:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar, cast, overload
 
@@ -50,7 +51,7 @@ from .checks import (
     check_version,
 )
 from .cursor import decode_cursor, encode_cursor
-from .engine import open_engine, transaction
+from .engine import Observer, open_engine, transaction
 from .models import (
     ACTIVE,
     DEFAULT_FILE_URL_TTL,
@@ -122,13 +123,19 @@ class Registry:
     Thread-safe: each call checks a connection out of the engine's pool for its own short
     transaction. Call ``dispose()`` when done to close the pooled connections."""
 
-    def __init__(self, url: str, *, clock: Clock) -> None:
+    def __init__(self, url: str, *, clock: Clock, observer: Observer | None = None) -> None:
         """Build the engine for ``url`` (``sqlite:///path`` or ``postgresql://…``); connects lazily.
+        ``observer`` is told of every transaction (the metrics': ``engine.Observer``).
 
         Raises ``SettingsError`` for a URL that is not one of those."""
         self._clock = clock
         self._engine = open_engine(url)
+        self._observer = observer
         self.backend: str = self._engine.dialect.name
+
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Connection]:
+        """One transaction (``engine.transaction``), observed."""
+        return transaction(self._engine, write=write, observer=self._observer)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -136,7 +143,7 @@ class Registry:
         """Create the schema, or migrate it to ``SCHEMA_VERSION``, and say which. Idempotent,
         and safe when several processes run it at once: they take a lock and run one after
         the other."""
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             if self.backend == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(_INIT_LOCK_KEY)))
             current = None
@@ -162,7 +169,7 @@ class Registry:
     def check(self) -> None:
         """Raise ``RegistryUnavailable`` if the database cannot be reached, ``SchemaMissing`` if
         the schema is absent or older than this code needs; return quietly otherwise."""
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             version = conn.execute(select(schema_version.c.version)).scalar()
         if version is None or version < SCHEMA_VERSION:
             raise SchemaMissing(SCHEMA_MISSING_MESSAGE)
@@ -177,14 +184,14 @@ class Registry:
         """A new organization named ``name`` (1 to 200 characters)."""
         name = check_name(name, allow_empty=False)
         values = {"id": new_id("org"), "name": name, "created_at": self._now_micros()}
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             conn.execute(insert(organizations).values(values))
         return rows.organization(values)
 
     def get_organization(self, org_id: str) -> Organization:
         """The organization ``org_id``, with what its files take now; ``NotFound`` if there is
         none."""
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             row = conn.execute(_ORGANIZATIONS.where(organizations.c.id == org_id)).first()
         if row is None:
             raise NotFound("organization", org_id)
@@ -193,7 +200,7 @@ class Registry:
     def list_organizations(self) -> list[Organization]:
         """Every organization, oldest first, with what its files take."""
         query = _ORGANIZATIONS.order_by(organizations.c.created_at, organizations.c.id)
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             return [rows.organization(row._mapping) for row in conn.execute(query)]
 
     def set_storage_quota(self, org_id: str, quota: int | None) -> Organization:
@@ -201,7 +208,7 @@ class Registry:
         below what the organization stores already refuses its next files, and keeps what it
         has."""
         quota = validate_quota(quota)
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             done = conn.execute(
                 update(organizations).where(organizations.c.id == org_id)
                 .values(storage_quota=quota)
@@ -247,7 +254,7 @@ class Registry:
         revoked key may do), or ``None``."""
         if not isinstance(secret, str) or not secret:
             return None
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             row = conn.execute(
                 select(api_keys).where(api_keys.c.secret_hash == hash_secret(secret))
             ).first()
@@ -266,7 +273,7 @@ class Registry:
         ``NotFound`` if there is none, or given ``kind`` (``ApiKey`` or ``Webhook``), if the
         id names the other kind."""
         found = _principal_kind(principal_id, kind)
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             return found.to_record(_one(conn, found.table, principal_id, found.name))
 
     def list_principals(self, org_id: str, kind: type[P]) -> list[P]:
@@ -278,7 +285,7 @@ class Registry:
             .where(found.table.c.organization_id == org_id)
             .order_by(found.table.c.created_at, found.table.c.id)
         )
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             return [cast(P, found.to_record(row._mapping)) for row in conn.execute(query)]
 
     def revoke_principal(self, principal_id: str) -> Principal:
@@ -305,7 +312,7 @@ class Registry:
         if checked is None:
             raise ValidationError("api-version", "must not be empty")
         table = kind.table
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             # The WHERE does the deciding: of racing replicas only the first UPDATE matches,
             # the others (blocked on the row lock, then re-checked) match nothing and read back
             # the winner's value in this same transaction.
@@ -365,7 +372,7 @@ class Registry:
             ),
             "created_at": self._now_micros(),
         }
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             _check_quota(conn, org_id, size)
             if created_by is not None:
                 key = _one(conn, api_keys, created_by, "api-key")
@@ -386,7 +393,7 @@ class Registry:
     def get_file(self, file_id: str, org_id: str | None = None) -> File:
         """The file ``file_id``; ``NotFound`` if there is none or, given ``org_id``, if it
         belongs to another organization (the two are told apart by no one)."""
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             query = select(files).where(files.c.id == file_id)
             if org_id is not None:
                 query = query.where(files.c.organization_id == org_id)
@@ -411,7 +418,7 @@ class Registry:
             query = query.where(tuple_(files.c.created_at, files.c.id) < position)
         # One more than asked says whether there is a next page without a COUNT.
         query = query.order_by(files.c.created_at.desc(), files.c.id.desc()).limit(limit + 1)
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             found = [row._mapping for row in conn.execute(query)]
         page = found[:limit]
         if len(found) <= limit:
@@ -424,7 +431,7 @@ class Registry:
         are unknown or of another organization are left out."""
         wanted = list(dict.fromkeys(ids))
         found: dict[str, File] = {}
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             # Chunks keep under every backend's limit on bound parameters.
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
@@ -441,7 +448,7 @@ class Registry:
         condition = [files.c.id == file_id]
         if org_id is not None:
             condition.append(files.c.organization_id == org_id)
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             row = conn.execute(sql_delete(files).where(*condition).returning(*files.c)).first()
         if row is None:
             raise NotFound("file", file_id)
@@ -467,7 +474,7 @@ class Registry:
             "api_version": check_version(version),
             "created_at": self._now_micros(),
         }
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             _one(conn, organizations, org_id, "organization")
             conn.execute(insert(table).values(row))
         return row
@@ -476,7 +483,7 @@ class Registry:
         """Set ``values`` on a principal and return it as it is now."""
         kind = _principal_kind(principal_id)
         table = kind.table
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             row = conn.execute(
                 update(table).where(table.c.id == principal_id).values(values)
                 .returning(*table.c)

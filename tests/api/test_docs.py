@@ -4,7 +4,8 @@ Each ``curl`` line of the docs' ``sh`` blocks is run against the app through the
 (translated from curl's options), with the variables the docs' "Try it" section sets (``API``,
 ``KEY``, ``FILE``, ``ORG``, ``WEBHOOK``). A line ending in ``# -> NNN`` must answer that status;
 every other line a 2xx. ``NAME=$(curl … | python3 -c '…')`` lines are run too, their output kept
-in ``NAME`` for the lines after them, as a shell would.
+in ``NAME`` for the lines after them, as a shell would. ``tests/e2e/test_readme.py`` runs the
+same blocks word for word in bash against ``make run``, with the README's.
 """
 
 from __future__ import annotations

@@ -72,6 +72,13 @@ def test_no_token_in_any_log(stacks: Callable[..., Stack]) -> None:
     assert "GET /logged.txt HTTP/1.1" in access  # the access log is there...
     assert "/api/v1/files/[redacted]/logged.txt" in access
     assert "/uploads/[redacted]" in access
+    # The key id of a token that verified (docs/tokens.md: when the old key is idle), the
+    # ring's own name for it, and "-" for any other.
+    lines = access.splitlines()
+    good = [line for line in lines if '"GET /logged.txt HTTP/1.1" 200 ' in line]
+    assert good and all(" tier=edge note=- kid=e2e lookup=" in line for line in good)
+    refused = [line for line in lines if '"GET /other.txt HTTP/1.1" 403 ' in line]
+    assert refused and all(" kid=- " in line for line in refused)
     assert "start worker process" in (stack.edge.prefix / "logs" / "error.log").read_text()
     for secret in (*stack.tokens, stack.secret):  # ...and no secret is in any log
         assert secret not in logs

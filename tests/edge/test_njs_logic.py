@@ -259,7 +259,7 @@ def _python_verify(case: dict[str, Any]) -> dict[str, Any]:
         return {"refusal": "expired_token", "expiresAt": exc.expired_at}
     except TokenInvalid:
         return {"refusal": "invalid_token"}
-    return {"fileId": claims.file_id, "principalId": claims.principal_id,
+    return {"kid": claims.kid, "fileId": claims.file_id, "principalId": claims.principal_id,
             "expiresAt": claims.expires_at, "disposition": claims.disposition}
 
 

@@ -149,6 +149,35 @@ class TestRegistryContract:
         finally:
             registry.dispose()
 
+    def test_the_observer_sees_each_transaction_and_the_database_failures(
+        self, database_url: str, clock: ManualClock
+    ) -> None:
+        seen: list[tuple[str, bool]] = []
+
+        def observe(operation: str, seconds: float, failed: bool) -> None:
+            assert seconds >= 0
+            seen.append((operation, failed))
+
+        registry = Registry(database_url, clock=clock, observer=observe)
+        down = Registry("postgresql://root@127.0.0.1:1/test", clock=clock, observer=observe)
+        try:
+            registry.init()
+            org = registry.create_organization("Acme")
+            registry.get_organization(org.id)
+            with pytest.raises(NotFound):  # a missing row: the database did not fail
+                registry.get_file("file_x")
+            assert seen == [("write", False), ("write", False), ("read", False),
+                            ("read", False)]
+            seen.clear()
+            with pytest.raises(RegistryUnavailable):
+                down.get_file("file_x")
+            with pytest.raises(RegistryUnavailable):
+                down.create_organization("Acme")
+            assert seen == [("read", True), ("write", True)]
+        finally:
+            registry.dispose()
+            down.dispose()
+
     def test_unsupported_url_is_a_settings_error(self, clock: ManualClock) -> None:
         for url in ("mysql://root@localhost/test", "not a url"):
             with pytest.raises(SettingsError):
