@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Named constraints, so that a later migration can drop or alter them by a known name on
 # every backend.
@@ -114,6 +114,19 @@ Index(
 # deleting a file (which removes its object) can never break another file.
 Index("ux_files_storage_key", files.c.storage_key, unique=True)
 
+# The metadata of upload URLs not used yet (version 3): too large for the URL, so kept here
+# under the file id the URL binds, until the upload comes (the row goes with the file's
+# insert) or the URL has long expired (pruned when other upload URLs are minted). Only URLs
+# minted with metadata have a row.
+upload_metadata = Table(
+    "upload_metadata",
+    metadata,
+    Column("file_id", String(_ID), primary_key=True),
+    Column("organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False),
+    Column("metadata_json", Text, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -130,7 +143,15 @@ def _add_storage_quota(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE organizations ADD COLUMN storage_quota {column_type}")
 
 
+def _add_upload_metadata(conn: Connection) -> None:
+    """Version 3: ``upload_metadata``, for upload URLs minted with metadata."""
+    upload_metadata.create(conn)
+
+
 # Steps from version N-1 to N, run in order by ``init`` inside its transaction. Migrations only
 # ever add what older code can ignore, so that replicas of the previous release keep working
 # during a rolling deploy.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_storage_quota}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_storage_quota,
+    3: _add_upload_metadata,
+}

@@ -36,7 +36,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
 
 from ..clock import Clock
-from ..errors import NotFound, QuotaExceeded, SchemaMissing, ValidationError
+from ..errors import FileIdTaken, NotFound, QuotaExceeded, SchemaMissing, ValidationError
 from ..ids import hash_secret, new_id, new_secret
 from ..validation import check_file_fields, validate_quota, validate_ttl
 from . import rows
@@ -69,6 +69,7 @@ from .schema import (
     metadata,
     organizations,
     schema_version,
+    upload_metadata,
     webhooks,
 )
 from .translate import SCHEMA_MISSING_MESSAGE
@@ -344,15 +345,19 @@ class Registry:
     ) -> File:
         """Register a file of ``org_id`` already written to storage at ``storage_key``.
 
-        ``file_id`` is the id chosen beforehand (``new_id("file")``) where the storage key had
-        to contain it; ``created_by`` is the uploading api-key, of the same organization.
-        ``QuotaExceeded`` where the file would take the organization past its storage quota:
-        checked and inserted in one transaction that holds the organization's row, so that
-        of two files racing for the last bytes of a quota only one gets in."""
+        ``file_id`` is the id chosen beforehand (``new_id("file")``, or the one an upload URL
+        bound); ``FileIdTaken`` where a file has it already: of two uploads racing with one
+        upload URL, the first to get here gets in. ``created_by`` is the uploading api-key,
+        of the same organization. ``QuotaExceeded`` where the file would take the
+        organization past its storage quota: checked and inserted in one transaction that
+        holds the organization's row, so that of two files racing for the last bytes of a
+        quota only one gets in (and of two racing for one file id, the second sees the
+        first's row). The metadata kept for an upload URL of ``file_id`` goes with it."""
         fields = check_file_fields(filename, content_type, metadata)
         size = check_byte_size(byte_size)
+        new_file_id = new_id("file") if file_id is None else check_file_id(file_id)
         values = {
-            "id": new_id("file") if file_id is None else check_file_id(file_id),
+            "id": new_file_id,
             "organization_id": org_id,
             "filename": fields.filename,
             "content_type": fields.content_type,
@@ -371,17 +376,54 @@ class Registry:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
                     raise NotFound("api-key", created_by)
-            taken = select(files.c.id).where(files.c.storage_key == storage_key)
-            if conn.execute(taken).first() is not None:
+            if _exists(conn, files.c.id == new_file_id):
+                raise FileIdTaken(new_file_id)
+            if _exists(conn, files.c.storage_key == storage_key):
                 raise ValidationError("storage-key", "is already registered as another file")
             try:
                 conn.execute(insert(files).values(values))
             except sa_exc.IntegrityError:
-                # Two registrations raced past the check; the unique index kept one.
-                raise ValidationError(
+                # Two inserts raced past the checks; the unique indexes kept one.
+                raise FileIdTaken(new_file_id) if file_id is not None else ValidationError(
                     "storage-key", "is already registered as another file"
                 ) from None
+            if file_id is not None:
+                conn.execute(
+                    sql_delete(upload_metadata).where(upload_metadata.c.file_id == file_id)
+                )
         return rows.file(values)
+
+    def file_exists(self, file_id: str) -> bool:
+        """Whether a file ``file_id`` exists (in any organization)."""
+        with transaction(self._engine, write=False) as conn:
+            return _exists(conn, files.c.id == file_id)
+
+    # -- metadata of upload URLs ---------------------------------------------------------------
+
+    def keep_upload_metadata(
+        self, org_id: str, file_id: str, metadata: dict[str, Any], expires_at: float
+    ) -> None:
+        """Keep the ``metadata`` of an upload URL of ``org_id`` bound to ``file_id`` until
+        the upload comes or the URL expires (``expires_at``). Rows of URLs expired for a day
+        go at the same time."""
+        text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+        with transaction(self._engine, write=True) as conn:
+            conn.execute(sql_delete(upload_metadata).where(
+                upload_metadata.c.expires_at < self._now_micros() - rows.to_micros(86400)
+            ))
+            conn.execute(insert(upload_metadata).values(
+                file_id=check_file_id(file_id), organization_id=org_id, metadata_json=text,
+                expires_at=rows.to_micros(expires_at),
+            ))
+
+    def upload_metadata(self, file_id: str) -> dict[str, Any]:
+        """The metadata kept for the upload URL bound to ``file_id`` (``{}`` for none)."""
+        with transaction(self._engine, write=False) as conn:
+            text = conn.execute(
+                select(upload_metadata.c.metadata_json)
+                .where(upload_metadata.c.file_id == file_id)
+            ).scalar()
+        return {} if text is None else dict(json.loads(text))
 
     def get_file(self, file_id: str, org_id: str | None = None) -> File:
         """The file ``file_id``; ``NotFound`` if there is none or, given ``org_id``, if it
@@ -521,6 +563,11 @@ def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
     used = int(conn.execute(select(_storage_used(org_id))).scalar_one())
     if used + byte_size > quota:
         raise QuotaExceeded(quota, used)
+
+
+def _exists(conn: Connection, condition: Any) -> bool:
+    """Whether a file matches ``condition``."""
+    return conn.execute(select(files.c.id).where(condition)).first() is not None
 
 
 def _one(conn: Connection, table: Table, ident: str, kind: str) -> rows.Row:
