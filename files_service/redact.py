@@ -4,8 +4,9 @@ Tokens travel in the query (``access_token=``), in the legacy path
 (``/api/v1/files/<token>/…``) and in upload URLs (``/uploads/<token>``); API keys travel in
 ``Authorization`` headers, which are never logged, but are scrubbed here too in case one turns
 up in a message. Whatever a client sends may end up in a log line (a path, a filename in a
-message), so every character that could end a line or make a terminal rewrite one is written as an escape (``\\n``, ``\\x1b``,
-``\\u2028``): one record is always one line, and a client cannot forge another."""
+message), so every character that could end a line or make a terminal rewrite one is written
+as an escape (``\\n``, ``\\x1b``, ``\\u2028``): one record is always one line, and a client
+cannot forge another."""
 
 from __future__ import annotations
 
