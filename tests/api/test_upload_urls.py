@@ -21,7 +21,6 @@ from files_service import get_services
 from files_service.clock import ManualClock
 from files_service.tokens import SigningKey
 from tests.api.conftest import (
-    BOUNDARY,
     JSON_API,
     ApiClient,
     Part,
@@ -75,8 +74,10 @@ def put(api: ApiClient, url: str, content: bytes | GeneratedBody,
                                 environ_overrides=environ)
 
 
-def post_form(api: ApiClient, url: str, content: bytes, content_type: str | None = "application/pdf",
-              *, filename: str = "anything.pdf", extra: list[Part] | None = None) -> TestResponse:
+def post_form(
+    api: ApiClient, url: str, content: bytes, content_type: str | None = "application/pdf",
+    *, filename: str = "anything.pdf", extra: list[Part] | None = None,
+) -> TestResponse:
     """``POST`` an HTML form's body (one part ``file``) to an upload URL."""
     body, form_type = multipart([Part("file", content, filename, content_type), *(extra or [])])
     return browser(api).request("POST", path_of(url), data=body,
