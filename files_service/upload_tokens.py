@@ -7,7 +7,8 @@ A token looks like ``k1.file_….key_….<creator>.org_….1767229200.1048576.<r
         . type rule . filename . signature
 
 - ``creator``: the api-key that minted the URL where the principal is a webhook (a mint with
-  ``webhook-id``), empty where the principal is that api-key itself;
+  ``webhook-id``), empty where the principal is that api-key itself, ``-`` for none (the
+  command line minting for a webhook): the file's ``created-by``;
 - ``type rule`` and ``filename``: URL-safe base64 (no padding) of their UTF-8, the rule empty
   for "any type";
 - expiry in Unix seconds, exact (no bucket: every upload URL names a file of its own).
@@ -36,6 +37,7 @@ from .tokens import _Signer as Signer  # the download tokens' signer, its key de
 PURPOSE = "files_service.upload"
 MAX_UPLOAD_TOKEN_CHARS = 2048  # a 255-byte filename and a long type rule fit; refuse beyond
 _FIELDS = 10
+_NO_CREATOR = "-"
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class UploadClaims:
     kid: str
     file_id: str
     principal_id: str
-    created_by: str  # the api-key that minted it (the principal itself, unless a webhook)
+    created_by: str | None  # the api-key that minted it (None: the command line, for a webhook)
     organization_id: str
     expires_at: int
     max_bytes: int
@@ -65,13 +67,13 @@ class UploadTokens:
         self._signers = {key.kid: Signer(key.secret, PURPOSE) for key in keys}
 
     def mint(
-        self, *, file_id: str, principal_id: str, created_by: str, organization_id: str,
+        self, *, file_id: str, principal_id: str, created_by: str | None, organization_id: str,
         ttl: int, max_bytes: int, content_type: str | None, filename: str,
     ) -> tuple[str, int]:
         """A token and its expiry (``now + ttl``, exact). The values are checked by the
         caller (``upload_urls``); here they are only written down and signed."""
         expires_at = int(self.clock.now()) + ttl
-        creator = "" if created_by == principal_id else created_by
+        creator = "" if created_by == principal_id else (created_by or _NO_CREATOR)
         payload = ".".join((
             self._signing_kid, file_id, principal_id, creator, organization_id,
             str(expires_at), str(max_bytes), _encode(content_type or ""), _encode(filename),
@@ -109,9 +111,10 @@ class UploadTokens:
             raise TokenInvalid("expiry too far ahead")
         if now > expires + LEEWAY_SECONDS:
             raise TokenExpired(expires, now)
+        created_by = None if creator == _NO_CREATOR else (creator or principal_id)
         return UploadClaims(
-            kid, file_id, principal_id, creator or principal_id, org_id, expires, int(size),
-            content_type, filename,
+            kid, file_id, principal_id, created_by, org_id, expires, int(size), content_type,
+            filename,
         )
 
 

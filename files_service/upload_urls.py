@@ -94,13 +94,14 @@ def upload_ttl(principal: Principal, value: object, field: str = "url-ttl") -> i
 
 
 def mint_upload_url(
-    services: Services, principal: Principal, created_by: ApiKey, *, filename: object,
+    services: Services, principal: Principal, created_by: ApiKey | None, *, filename: object,
     content_type: object = None, max_bytes: object = None, metadata: object = None,
     ttl: object = None,
 ) -> UploadUrl:
     """A new upload URL for ``principal`` (the api-key, or a webhook of its organization in
-    whose context it mints), made by the api-key ``created_by``. Each value is checked by
-    its rule; ``ValidationError`` names the first at fault."""
+    whose context it mints), made by the api-key ``created_by`` (``None``: the command line,
+    for a webhook; the file then has no creator). Each value is checked by its rule;
+    ``ValidationError`` names the first at fault."""
     name = validate_filename(filename)
     rule = check_type_rule(content_type)
     limit = check_max_bytes(max_bytes, services.settings.max_upload_bytes)
@@ -108,7 +109,8 @@ def mint_upload_url(
     lifetime = upload_ttl(principal, ttl)
     file_id = new_id("file")
     token, expires_at = services.upload_tokens.mint(
-        file_id=file_id, principal_id=principal.id, created_by=created_by.id,
+        file_id=file_id, principal_id=principal.id,
+        created_by=None if created_by is None else created_by.id,
         organization_id=principal.organization_id, ttl=lifetime, max_bytes=limit,
         content_type=rule, filename=name,
     )
