@@ -511,3 +511,21 @@ def test_a_key_that_signed_stays_good_while_in_the_ring(make_app: Any, validate:
     dropped = ApiClient(make_app(signing_keys=(new,)), validate, world.secret)
     again = minted_url(api)
     assert error_of(put(dropped, again["url"], b"x"))["code"] == "invalid_token"
+
+
+def test_a_large_put_streams_in_bounded_memory(api: ApiClient):
+    import tracemalloc
+
+    attributes = minted_url(api)
+    body = raw(20 * MiB)
+    tracemalloc.start()
+    try:
+        response = put(api, attributes["url"], body, chunked=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 201, response.data
+    attributes = response.get_json(force=True)["data"]["attributes"]
+    assert attributes["byte-size"] == 20 * MiB
+    assert attributes["checksum"]["value"] == body.digest.hexdigest()
+    assert peak < 4 * MiB, f"peak {peak} bytes for a 20 MiB upload"
