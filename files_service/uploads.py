@@ -10,7 +10,9 @@
 
 The steps, each refusal a JSON:API error document with ``no-store`` and CORS headers:
 
-1. the token (``upload_tokens``): ``403 invalid_token`` / ``expired_token``;
+1. with ``FILES_RATE_LIMIT``, the address (``429``, as on the download paths, whose host this
+   is), then the token (``upload_tokens``): ``403 invalid_token`` (counted against the
+   address) / ``expired_token``;
 2. its principal, still active and of the token's organization, as the registry cache sees
    it (so revocation takes effect within ``FILES_REGISTRY_CACHE_SECONDS``): ``403
    invalid_token`` / ``revoked_token``;
@@ -45,6 +47,7 @@ from .files import guess_content_type
 from .intake import Intake
 from .jsonapi import ApiError, bad_header, bad_pointer, parse_query
 from .limits import ACTIVE
+from .ratelimit import FailureLimiter, rate_limited
 from .registry.models import ApiKey, File, Principal
 from .services import Services
 from .tenancy import upload_key
@@ -93,6 +96,12 @@ def _services() -> Services:
     return get_services(current_app)
 
 
+def _limiter() -> FailureLimiter | None:
+    from . import get_rate_limiter
+
+    return get_rate_limiter(current_app)
+
+
 @bp.route(
     "/uploads/<token>",
     methods=["PUT", "POST", "OPTIONS", "GET", "HEAD", "DELETE", "PATCH"],
@@ -106,7 +115,20 @@ def upload(token: str) -> Response:
         raise refusal(405, "method_not_allowed", headers=[("Allow", ALLOW)])
     services = _services()
     started = time.perf_counter()
-    claims = _claims(services, token)
+    limiter = _limiter()
+    if limiter is not None:
+        # As on the download paths (the same host): an address over FILES_RATE_LIMIT gets 429
+        # before any token work, and a refused token counts against it.
+        wait = limiter.retry_after(request.remote_addr)
+        if wait is not None:
+            services.metrics.rate_limited.labels("download").inc()
+            raise rate_limited(wait)
+    try:
+        claims = _claims(services, token)
+    except ApiError as err:
+        if limiter is not None and err.code == "invalid_token":
+            limiter.failed(request.remote_addr)
+        raise
     principal = _principal(services, claims)
     if services.registry.file_exists(claims.file_id):
         raise refusal(409, "upload_url_used")

@@ -529,3 +529,19 @@ def test_a_large_put_streams_in_bounded_memory(api: ApiClient):
     assert attributes["byte-size"] == 20 * MiB
     assert attributes["checksum"]["value"] == body.digest.hexdigest()
     assert peak < 4 * MiB, f"peak {peak} bytes for a 20 MiB upload"
+
+
+def test_guessed_upload_tokens_count_against_the_address(make_app: Any, validate: Any):
+    from files_service.ratelimit import RateLimit
+
+    app = make_app(rate_limit=RateLimit(3, 60))
+    world = make_world(get_services(app))
+    api = ApiClient(app, validate, world.secret)
+    attributes = minted_url(api)
+    tampered = attributes["url"][:-1] + ("A" if attributes["url"][-1] != "A" else "B")
+    for _ in range(3):
+        assert error_of(put(api, tampered, b"x"))["code"] == "invalid_token"
+    refused = put(api, attributes["url"], b"x")  # even the good URL, for a while
+    assert refused.status_code == 429
+    assert error_of(refused)["code"] == "rate_limited"
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
