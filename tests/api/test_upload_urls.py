@@ -545,3 +545,15 @@ def test_guessed_upload_tokens_count_against_the_address(make_app: Any, validate
     assert refused.status_code == 429
     assert error_of(refused)["code"] == "rate_limited"
     assert refused.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_include_and_fields_apply_to_the_upload_url(api: ApiClient, world: World):
+    response = mint(api, query="?include=created-by,organization&fields[upload-url]=url,file-id")
+    assert response.status_code == 201, response.data
+    document = response.get_json(force=True)
+    assert set(document["data"]["attributes"]) == {"url", "file-id"}
+    assert {(r["type"], r["id"]) for r in document["included"]} == {
+        ("api-key", world.key.id), ("organization", world.org.id)}
+    bad = mint(api, query="?fields[upload-url]=size")
+    assert bad.status_code == 400
+    assert error_of(bad)["source"] == {"parameter": "fields[upload-url]"}
