@@ -34,14 +34,21 @@ its version (``Files-Version`` says which), and ``Location``.
 
 from __future__ import annotations
 
-import logging
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from .api.context import ApiRequest, api_config
+from .api.documents import respond
+from .api.errors import from_validation, to_api_error
+from .api.negotiation import read_body
+from .api.resources import FILE, RELATIONSHIPS, file_resource
+from .api.schemas import attribute_names
+from .api.upload import MAX_FRAMING_BYTES, MultipartUpload, boundary_of
+from .api.urls import RequestUrls
+from .api.version import merge_vary, resolve_for, response_headers
 from .errors import FileIdTaken, TokenError, TokenExpired, ValidationError
 from .files import guess_content_type
 from .intake import Intake
@@ -50,14 +57,12 @@ from .limits import ACTIVE
 from .ratelimit import FailureLimiter, rate_limited
 from .registry.models import ApiKey, File, Principal
 from .services import Services
-from .tenancy import upload_key
+from .tenancy import upload_attempt_key
 from .timefmt import iso
 from .upload_tokens import UploadClaims
 from .upload_urls import type_allowed
 from .validation import check_file_fields, validate_content_type
 from .web_errors import render
-
-log = logging.getLogger(__name__)
 
 ALLOW = "PUT, POST, OPTIONS"
 READ_SIZE = 1024 * 1024
@@ -190,8 +195,7 @@ def _file_type(given: str | None, claims: UploadClaims, where: str) -> str:
 
 
 def _raw_body() -> Iterator[bytes]:
-    from .api.negotiation import read_body
-
+    """The raw body, ``READ_SIZE`` at a time; a broken one raises ``400`` from the iterator."""
     while True:
         chunk = read_body(request.stream, READ_SIZE)
         if not chunk:
@@ -201,10 +205,8 @@ def _raw_body() -> Iterator[bytes]:
 
 def _take(services: Services, claims: UploadClaims) -> File:
     """Stream the body into storage and register the file (steps 4 to 6)."""
-    from .api.upload import MAX_FRAMING_BYTES, MultipartUpload, boundary_of
-
     limit = min(claims.max_bytes, services.settings.max_upload_bytes)
-    key = f"{upload_key(claims.organization_id, claims.file_id)}.{secrets.token_hex(8)}"
+    key = upload_attempt_key(claims.organization_id, claims.file_id)
     multipart = request.method == "POST"
     if multipart and _essence(request.headers.get("Content-Type")) != "multipart/form-data":
         raise ApiError(
@@ -248,13 +250,6 @@ def _created(
     services: Services, principal: Principal, claims: UploadClaims, file: File, started: float
 ) -> Response:
     """``201`` with the file's document as the principal's version shows it."""
-    from .api.context import ApiRequest, api_config
-    from .api.documents import respond
-    from .api.resources import FILE, RELATIONSHIPS, file_resource
-    from .api.schemas import attribute_names
-    from .api.urls import RequestUrls
-    from .api.version import merge_vary, resolve_for, response_headers
-
     config = api_config()
     api = ApiRequest(services, config, started=started, principal=principal,
                      api_key=principal if isinstance(principal, ApiKey) else None)
@@ -276,8 +271,6 @@ def _created(
 
 
 def _error(exc: Exception) -> Response:
-    from .api.errors import from_validation, to_api_error
-
     if isinstance(exc, ValidationError):
         return render(from_validation(exc, POINTERS))
     return render(to_api_error(exc))
