@@ -16,7 +16,9 @@ The steps, each refusal a JSON:API error document with ``no-store`` and CORS hea
 2. its principal, still active and of the token's organization, as the registry cache sees
    it (so revocation takes effect within ``FILES_REGISTRY_CACHE_SECONDS``): ``403
    invalid_token`` / ``revoked_token``;
-3. the file id unused (``409 upload_url_used``), asked of the registry itself, not its cache;
+3. the URL unused (``409 upload_url_used``): no file with its id, and none made and deleted
+   since (the registry marks the URL used with the file's insert); asked of the registry
+   itself, not its cache;
 4. the type rule (``415 unsupported_media_type``), then the declared length against
    ``max-bytes`` and the quota (``413 upload_too_large``, ``403 quota_exceeded``) before a
    byte is read;
@@ -135,7 +137,7 @@ def upload(token: str) -> Response:
             limiter.failed(request.remote_addr)
         raise
     principal = _principal(services, claims)
-    if services.registry.file_exists(claims.file_id):
+    if services.registry.upload_url_used(claims.file_id):
         raise refusal(409, "upload_url_used")
     file = _take(services, claims)
     return _created(services, principal, claims, file, started)
@@ -235,7 +237,8 @@ def _take(services: Services, claims: UploadClaims) -> File:
             claims.filename, content_type, services.registry.upload_metadata(claims.file_id)
         )
         try:
-            return intake.commit(fields, created_by=claims.created_by)
+            return intake.commit(fields, created_by=claims.created_by,
+                                 upload_url_expires_at=claims.expires_at)
         except FileIdTaken:
             raise refusal(409, "upload_url_used") from None
 

@@ -569,7 +569,7 @@ def test_init_migrates_a_database_of_the_previous_schema(
     engine = open_engine(base_settings.database_url)
     try:
         with engine.begin() as conn:  # as the release before quotas left it
-            conn.exec_driver_sql("DROP TABLE upload_metadata")
+            conn.exec_driver_sql("DROP TABLE upload_urls")
             conn.exec_driver_sql("ALTER TABLE organizations DROP COLUMN storage_quota")
             conn.execute(update(schema_version).values(version=1))
     finally:

@@ -114,17 +114,18 @@ Index(
 # deleting a file (which removes its object) can never break another file.
 Index("ux_files_storage_key", files.c.storage_key, unique=True)
 
-# The metadata of upload URLs not used yet (version 3): too large for the URL, so kept here
-# under the file id the URL binds, until the upload comes (the row goes with the file's
-# insert) or the URL has long expired (pruned when other upload URLs are minted). Only URLs
-# minted with metadata have a row.
-upload_metadata = Table(
-    "upload_metadata",
+# Upload URLs (version 3): the metadata of one minted with some, too large for the URL, kept
+# under the file id the URL binds until its upload comes; and each URL used, until it has
+# long expired, so that it stays used after its file is deleted (a URL works once). Rows go
+# a day after their URL's expiry (pruned as new ones are written).
+upload_urls = Table(
+    "upload_urls",
     metadata,
     Column("file_id", String(_ID), primary_key=True),
     Column("organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False),
-    Column("metadata_json", Text, nullable=False),
+    Column("metadata_json", Text, nullable=False, default="{}"),
     Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("used_at", BigInteger, nullable=True),  # NULL: not used yet
 )
 
 schema_version = Table(
@@ -143,9 +144,9 @@ def _add_storage_quota(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE organizations ADD COLUMN storage_quota {column_type}")
 
 
-def _add_upload_metadata(conn: Connection) -> None:
-    """Version 3: ``upload_metadata``, for upload URLs minted with metadata."""
-    upload_metadata.create(conn)
+def _add_upload_urls(conn: Connection) -> None:
+    """Version 3: ``upload_urls``, for signed upload URLs."""
+    upload_urls.create(conn)
 
 
 # Steps from version N-1 to N, run in order by ``init`` inside its transaction. Migrations only
@@ -153,5 +154,5 @@ def _add_upload_metadata(conn: Connection) -> None:
 # during a rolling deploy.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_storage_quota,
-    3: _add_upload_metadata,
+    3: _add_upload_urls,
 }

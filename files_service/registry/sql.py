@@ -69,7 +69,7 @@ from .schema import (
     metadata,
     organizations,
     schema_version,
-    upload_metadata,
+    upload_urls,
     webhooks,
 )
 from .translate import SCHEMA_MISSING_MESSAGE
@@ -342,17 +342,19 @@ class Registry:
         created_by: str | None = None,
         metadata: dict[str, Any] | None = None,
         file_id: str | None = None,
+        upload_url_expires_at: float | None = None,
     ) -> File:
         """Register a file of ``org_id`` already written to storage at ``storage_key``.
 
         ``file_id`` is the id chosen beforehand (``new_id("file")``, or the one an upload URL
-        bound); ``FileIdTaken`` where a file has it already: of two uploads racing with one
-        upload URL, the first to get here gets in. ``created_by`` is the uploading api-key,
-        of the same organization. ``QuotaExceeded`` where the file would take the
-        organization past its storage quota: checked and inserted in one transaction that
-        holds the organization's row, so that of two files racing for the last bytes of a
-        quota only one gets in (and of two racing for one file id, the second sees the
-        first's row). The metadata kept for an upload URL of ``file_id`` goes with it."""
+        bound, expiring at ``upload_url_expires_at``: the URL is then marked used, for good);
+        ``FileIdTaken`` where a file has it already or its upload URL was used: of two
+        uploads racing with one upload URL, the first to get here gets in. ``created_by`` is
+        the uploading api-key, of the same organization. ``QuotaExceeded`` where the file
+        would take the organization past its storage quota: checked and inserted in one
+        transaction that holds the organization's row, so that of two files racing for the
+        last bytes of a quota only one gets in (and of two racing for one file id, the
+        second sees the first's row)."""
         fields = check_file_fields(filename, content_type, metadata)
         size = check_byte_size(byte_size)
         new_file_id = new_id("file") if file_id is None else check_file_id(file_id)
@@ -376,7 +378,7 @@ class Registry:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
                     raise NotFound("api-key", created_by)
-            if _exists(conn, files.c.id == new_file_id):
+            if _exists(conn, files.c.id == new_file_id) or _used(conn, new_file_id):
                 raise FileIdTaken(new_file_id)
             if _exists(conn, files.c.storage_key == storage_key):
                 raise ValidationError("storage-key", "is already registered as another file")
@@ -387,31 +389,21 @@ class Registry:
                 raise FileIdTaken(new_file_id) if file_id is not None else ValidationError(
                     "storage-key", "is already registered as another file"
                 ) from None
-            if file_id is not None:
-                conn.execute(
-                    sql_delete(upload_metadata).where(upload_metadata.c.file_id == file_id)
-                )
+            if upload_url_expires_at is not None:
+                self._mark_used(conn, org_id, new_file_id, upload_url_expires_at)
         return rows.file(values)
 
-    def file_exists(self, file_id: str) -> bool:
-        """Whether a file ``file_id`` exists (in any organization)."""
-        with transaction(self._engine, write=False) as conn:
-            return _exists(conn, files.c.id == file_id)
-
-    # -- metadata of upload URLs ---------------------------------------------------------------
+    # -- upload URLs -------------------------------------------------------------------------
 
     def keep_upload_metadata(
         self, org_id: str, file_id: str, metadata: dict[str, Any], expires_at: float
     ) -> None:
         """Keep the ``metadata`` of an upload URL of ``org_id`` bound to ``file_id`` until
-        the upload comes or the URL expires (``expires_at``). Rows of URLs expired for a day
-        go at the same time."""
+        the upload comes; the row goes a day after the URL's expiry (``expires_at``)."""
         text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
         with transaction(self._engine, write=True) as conn:
-            conn.execute(sql_delete(upload_metadata).where(
-                upload_metadata.c.expires_at < self._now_micros() - rows.to_micros(86400)
-            ))
-            conn.execute(insert(upload_metadata).values(
+            self._prune_upload_urls(conn)
+            conn.execute(insert(upload_urls).values(
                 file_id=check_file_id(file_id), organization_id=org_id, metadata_json=text,
                 expires_at=rows.to_micros(expires_at),
             ))
@@ -420,10 +412,35 @@ class Registry:
         """The metadata kept for the upload URL bound to ``file_id`` (``{}`` for none)."""
         with transaction(self._engine, write=False) as conn:
             text = conn.execute(
-                select(upload_metadata.c.metadata_json)
-                .where(upload_metadata.c.file_id == file_id)
+                select(upload_urls.c.metadata_json).where(upload_urls.c.file_id == file_id)
             ).scalar()
         return {} if text is None else dict(json.loads(text))
+
+    def upload_url_used(self, file_id: str) -> bool:
+        """Whether the upload URL bound to ``file_id`` has made its file (which may since
+        have been deleted)."""
+        with transaction(self._engine, write=False) as conn:
+            return _exists(conn, files.c.id == file_id) or _used(conn, file_id)
+
+    def _mark_used(self, conn: Connection, org_id: str, file_id: str, expires_at: float) -> None:
+        """Mark the upload URL of ``file_id`` used, in the transaction that inserts its file
+        (which holds the organization's row, so no other insert of this id runs meanwhile)."""
+        self._prune_upload_urls(conn)
+        now = self._now_micros()
+        done = conn.execute(
+            update(upload_urls).where(upload_urls.c.file_id == file_id).values(used_at=now)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(upload_urls).values(
+                file_id=file_id, organization_id=org_id, metadata_json="{}",
+                expires_at=rows.to_micros(expires_at), used_at=now,
+            ))
+
+    def _prune_upload_urls(self, conn: Connection) -> None:
+        """Forget upload URLs expired for a day: their tokens are refused by then anyway."""
+        conn.execute(sql_delete(upload_urls).where(
+            upload_urls.c.expires_at < self._now_micros() - rows.to_micros(86400)
+        ))
 
     def get_file(self, file_id: str, org_id: str | None = None) -> File:
         """The file ``file_id``; ``NotFound`` if there is none or, given ``org_id``, if it
@@ -563,6 +580,13 @@ def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
     used = int(conn.execute(select(_storage_used(org_id))).scalar_one())
     if used + byte_size > quota:
         raise QuotaExceeded(quota, used)
+
+
+def _used(conn: Connection, file_id: str) -> bool:
+    """Whether the upload URL bound to ``file_id`` is marked used."""
+    query = select(upload_urls.c.file_id).where(
+        upload_urls.c.file_id == file_id, upload_urls.c.used_at.is_not(None))
+    return conn.execute(query).first() is not None
 
 
 def _exists(conn: Connection, condition: Any) -> bool:

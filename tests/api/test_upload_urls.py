@@ -557,3 +557,13 @@ def test_include_and_fields_apply_to_the_upload_url(api: ApiClient, world: World
     bad = mint(api, query="?fields[upload-url]=size")
     assert bad.status_code == 400
     assert error_of(bad)["source"] == {"parameter": "fields[upload-url]"}
+
+
+def test_a_url_stays_used_once_its_file_is_deleted(api: ApiClient):
+    attributes = minted_url(api)
+    assert put(api, attributes["url"], CONTENT).status_code == 201
+    assert api.delete(f"/api/v1/files/{attributes['file-id']}").status_code == 204
+    again = put(api, attributes["url"], CONTENT)
+    assert again.status_code == 409
+    assert error_of(again)["code"] == "upload_url_used"
+    assert api.get(f"/api/v1/files/{attributes['file-id']}").status_code == 404

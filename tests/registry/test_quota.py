@@ -123,7 +123,7 @@ def test_init_adds_the_quota_to_a_database_of_the_previous_schema(
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE upload_metadata")
+            conn.exec_driver_sql("DROP TABLE upload_urls")
             conn.exec_driver_sql("ALTER TABLE organizations DROP COLUMN storage_quota")
             conn.execute(update(schema_version).values(version=1))
     finally:
