@@ -32,6 +32,7 @@ RATIOS: dict[str, list[str]] = {
     "streams": ["local.stream/local.nginx", "s3.stream/s3.direct"],
     "edge": ["edge.small/nginx.small", "edge_cold.small/nginx.small",
              "edge.medium/nginx.medium", "edge.loaded/edge.unloaded", "s3.edge/s3.direct"],
+    "uploads": ["upload.url/upload.api", "mint.upload_url/mint.download_url"],
 }
 
 

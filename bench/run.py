@@ -10,7 +10,8 @@ writes ``bench/results.json``, the generated section of ``docs/benchmarks.md`` a
 ``bench/downloads.png`` (a ``--quick`` run writes to ``bench/out/quick/`` instead, so a smoke
 run never overwrites real figures). Needs nginx and wrk (Debian packages) and
 ``bench/requirements.txt``. The families: :mod:`bench.minting`, :mod:`bench.downloads`,
-:mod:`bench.slow_clients`, :mod:`bench.streams`, :mod:`bench.edge` (the front tier) and,
+:mod:`bench.slow_clients`, :mod:`bench.streams`, :mod:`bench.edge` (the front tier),
+:mod:`bench.uploads` (signed upload URLs) and,
 with ``--profile``, :mod:`bench.profiling`; each measures the service against baselines
 (:mod:`bench.baselines`) on servers :mod:`bench.lab` starts, and :mod:`bench.report` writes
 what they found.
@@ -33,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: import bench and tests as pack
     _root = str(Path(__file__).resolve().parent.parent)
     sys.path[0:1] = [_root]  # not bench/ itself: its modules would shadow others
 
-from bench import downloads, edge, minting, profiling, report, slow_clients, streams
+from bench import downloads, edge, minting, profiling, report, slow_clients, streams, uploads
 from bench.common import BENCH_DIR, ROOT, SMOKE, FamilyResult, RunConfig, log, machine_info
 from bench.lab import Lab
 from tests.servers import NGINX
@@ -45,12 +46,14 @@ FAMILIES = {
     "slow_clients": slow_clients.run,
     "streams": streams.run,
     "edge": edge.run,
+    "uploads": uploads.run,
 }
 LIMIT_SECONDS = 600.0
 # Planned seconds per phase on 2 cores, full run and quick. "streams" is mostly the 1 GiB
 # uploads into moto (three of about 20 s each).
 PLAN = {"setup": (45, 8), "minting": (20, 3), "downloads": (140, 12),
-        "slow_clients": (85, 10), "streams": (160, 4), "edge": (150, 15), "profile": (85, 15)}
+        "slow_clients": (85, 10), "streams": (160, 4), "edge": (150, 15), "uploads": (45, 6),
+        "profile": (85, 15)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -89,6 +89,15 @@ TARGETS: tuple[Target, ...] = (
          "streams", "upload.local"),
     _rss("rss-s3-upload", "1 GiB S3 upload: worker RSS growth under 20 MiB",
          "streams", "upload.s3"),
+    _ratio("upload-url-vs-api",
+           "1 GiB local upload through an upload URL: at least 95% of POST /api/v1/files' "
+           "throughput", "uploads", ("upload.url", "mb_s"), ("upload.api", "mb_s"), ">=", 0.95),
+    _rss("rss-upload-url", "1 GiB upload through an upload URL: worker RSS growth under 20 MiB",
+         "uploads", "upload.url"),
+    _ratio("mint-upload-vs-download",
+           f"minting an upload URL costs at most 1.5{X} minting a download URL "
+           "(POST /api/v1/upload-urls against GET /api/v1/files/{id})",
+           "uploads", ("mint.upload_url", "ms"), ("mint.download_url", "ms"), "<=", 1.5),
 )
 
 

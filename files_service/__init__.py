@@ -43,7 +43,7 @@ def create_app(
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import api, edge, health, web_errors
+    from . import api, edge, health, uploads, web_errors
     from .download import DownloadApp, DownloadDispatcher
     from .ratelimit import FailureLimiter
     from .reasons import StandardReasons
@@ -73,6 +73,7 @@ def create_app(
     health.init_app(app)
     edge.init_app(app)
     api.init_app(app)
+    uploads.init_app(app)
 
     # The app's own one-segment routes (/healthz, /metrics, …): without a token they stay
     # the app's; any other one-segment path is a download.

@@ -566,6 +566,60 @@ def mint(
     )
 
 
+@cli.command("upload-url")
+@click.option("--key", "key_id", default=None, help="Mint as this API key (key_…).")
+@click.option("--webhook", "webhook_id", default=None, help="Mint in a webhook's context.")
+@click.option("--filename", required=True, help="The name the uploaded file will have.")
+@click.option(
+    "--content-type", default=None,
+    help="The types the upload may have: an exact type, or a pattern like image/*.",
+)
+@click.option("--max-bytes", default=None, help="The largest file the URL takes (bytes).")
+@click.option("--ttl", default=None, help="Seconds the URL lives (default 3600).")
+@json_option
+@pass_cli
+def upload_url(
+    obj: CliContext, key_id: str | None, webhook_id: str | None, filename: str,
+    content_type: str | None, max_bytes: str | None, ttl: str | None, as_json: bool,
+) -> None:
+    """Print a signed upload URL: a browser PUTs (or POSTs a form) to it, once."""
+    from .registry.models import ACTIVE, ApiKey, Webhook
+    from .timefmt import iso
+    from .upload_urls import mint_upload_url
+    from .validation import validate_ttl
+
+    if (key_id is None) == (webhook_id is None):
+        raise click.UsageError("give exactly one of --key or --webhook")
+    kind: type[Principal]
+    if key_id is not None:
+        kind, principal_id = ApiKey, _need_id(key_id, "key", "--key")
+    else:
+        kind, principal_id = Webhook, _need_id(webhook_id or "", "wbh", "--webhook")
+    requested = None if ttl is None else validate_ttl(ttl, "--ttl")
+    size: int | None = None
+    if max_bytes is not None:
+        if not max_bytes.isascii() or not max_bytes.isdigit():
+            raise ValidationError("--max-bytes", "must be a whole number of bytes")
+        size = int(max_bytes)
+    services = obj.services()
+    principal = services.registry.get_principal(principal_id, kind)
+    if principal.status != ACTIVE:
+        raise ValidationError(principal.id, "is revoked; it cannot mint URLs")
+    try:
+        minted = mint_upload_url(
+            services, principal, principal if isinstance(principal, ApiKey) else None,
+            filename=filename, content_type=content_type, max_bytes=size, ttl=requested,
+        )
+    except ValidationError as exc:
+        option = {"url-ttl": "--ttl"}.get(exc.field, f"--{exc.field}")
+        raise ValidationError(option, exc.message) from None
+    _emit(as_json, {
+        "url": minted.url, "expires-at": iso(minted.expires_at), "file-id": minted.file_id,
+        "filename": minted.filename, "content-type": minted.content_type,
+        "max-bytes": minted.max_bytes,
+    }, minted.url)
+
+
 @cli.command()
 @json_option
 @pass_cli

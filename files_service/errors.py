@@ -9,6 +9,7 @@ translated into these at the boundary; views and commands only ever see this tre
     ├── UploadTooLarge           an upload is over its byte limit (carries the limit)
     ├── QuotaExceeded            storing it would take the organization past its quota
     ├── NotFound                 no such resource (or not visible to the caller)
+    ├── FileIdTaken              a file with the id an upload URL bound exists already
     ├── TokenError               a download token is refused
     │   ├── TokenInvalid         malformed, tampered, another filename or style, unknown key id
     │   └── TokenExpired         past its expiry (carries expired_at and now)
@@ -81,6 +82,14 @@ class NotFound(FilesError, LookupError):
         super().__init__(f"{kind} {ident} not found")
         self.kind = kind
         self.ident = ident
+
+
+class FileIdTaken(FilesError):
+    """A file with this id exists already: the upload URL that bound the id was used."""
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"file {file_id} exists already")
+        self.file_id = file_id
 
 
 class TokenError(FilesError):

@@ -123,9 +123,13 @@ class Intake:
         )
         return self.written
 
-    def commit(self, fields: FileFields, *, created_by: str | None = None) -> File:
+    def commit(
+        self, fields: FileFields, *, created_by: str | None = None,
+        upload_url_expires_at: float | None = None,
+    ) -> File:
         """Register the file written, with ``fields`` (checked already, by
-        ``validation.check_file_fields``)."""
+        ``validation.check_file_fields``); for an upload URL expiring at
+        ``upload_url_expires_at``, marking it used (``FileIdTaken`` where it was)."""
         if self.written is None:
             raise RuntimeError("nothing was written to commit")
         file = self.services.registry.create_file(
@@ -133,6 +137,7 @@ class Intake:
             content_type=fields.content_type, byte_size=self.written.size,
             checksum=self.written.sha256, storage_key=self.storage_key,
             created_by=created_by, metadata=fields.metadata,
+            upload_url_expires_at=upload_url_expires_at,
         )
         self.committed = True
         return file

@@ -1,11 +1,12 @@
 """Making text safe to log: bearer secrets redacted, control characters escaped.
 
-Tokens travel in the query (``access_token=``) and in the legacy path
-(``/api/v1/files/<token>/…``); API keys travel in ``Authorization`` headers, which are never
-logged, but are scrubbed here too in case one turns up in a message. Whatever a client sends
-may end up in a log line (a path, a filename in a message), so every character that could end
-a line or make a terminal rewrite one is written as an escape (``\\n``, ``\\x1b``,
-``\\u2028``): one record is always one line, and a client cannot forge another."""
+Tokens travel in the query (``access_token=``), in the legacy path
+(``/api/v1/files/<token>/…``) and in upload URLs (``/uploads/<token>``); API keys travel in
+``Authorization`` headers, which are never logged, but are scrubbed here too in case one turns
+up in a message. Whatever a client sends may end up in a log line (a path, a filename in a
+message), so every character that could end a line or make a terminal rewrite one is written
+as an escape (``\\n``, ``\\x1b``, ``\\u2028``): one record is always one line, and a client
+cannot forge another."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ _PATTERNS = (
         re.compile(r"(/+api/+v1/+files/+)[^/\s?\"']+(/[^\s?\"']*)", re.IGNORECASE),
         r"\1" + REDACTED + r"\2",
     ),
+    # An upload token's place, whatever it holds (/uploads/<token>).
+    (re.compile(r"(/+uploads/+)[^/\s?\"']+", re.IGNORECASE), r"\1" + REDACTED),
     (_API_KEY, "fsk_" + REDACTED),
     (_BEARER, r"\1" + REDACTED),
 )
@@ -44,6 +47,7 @@ _SEGMENT_SECRET = re.compile(
     + "".join(f"|(?i:{p.pattern})" for p in (_ACCESS_TOKEN, _BEARER))
 )
 _LEGACY_PREFIX = ("api", "v1", "files")
+_UPLOADS = "uploads"  # an upload token's place: the segment after it
 # What a token looks like, as plain PCRE too: the front tier's nginx redacts its access log's
 # paths with it (files_service.edge).
 TOKEN_PATTERN = _TOKEN_LIKE.pattern
@@ -62,16 +66,18 @@ def redact_path(path: str) -> str:
     ``[redacted]``, whatever the prefix and however often the segment was percent-encoded;
     and with the segment in a legacy token's place (after ``api/v1/files``, any case, before
     a filename) redacted whatever it holds."""
-    if "_" not in path and "%" not in path and "files" not in path.lower():
-        return path  # no secret, and no legacy token's place
+    lowered = path.lower()
+    if "_" not in path and "%" not in path and "files" not in lowered and "uploads" not in lowered:
+        return path  # no secret, and no legacy or upload token's place
     segments = path.split("/")
     named: list[str] = []  # the non-empty segments so far, decoded and lowercased
     for index, segment in enumerate(segments):
         plain = _unquote_fully(segment)
         legacy_place = named[-3:] == list(_LEGACY_PREFIX) and index + 1 < len(segments)
+        upload_place = named == [_UPLOADS]
         if plain:
             named.append(plain.lower())
-        if legacy_place or _SEGMENT_SECRET.search(plain):
+        if legacy_place or upload_place or _SEGMENT_SECRET.search(plain):
             segments[index] = REDACTED
     return "/".join(segments)
 

@@ -14,6 +14,7 @@ from .registry.sql import Registry
 from .settings import Settings
 from .storage import Storage, open_storage
 from .tokens import TokenService
+from .upload_tokens import UploadTokens
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Services:
     registry: Registry
     storage: Storage
     tokens: TokenService
+    upload_tokens: UploadTokens
     minter: Minter
     cache: RegistryCache
     metrics: Metrics
@@ -64,6 +66,7 @@ def build_services(
         registry=registry,
         storage=storage,
         tokens=tokens,
+        upload_tokens=UploadTokens(keys, clock),
         minter=Minter(tokens, settings),
         cache=RegistryCache(registry, clock, settings.registry_cache_seconds),
         metrics=metrics,

@@ -18,6 +18,8 @@ out of reach."""
 
 from __future__ import annotations
 
+import secrets
+
 from .errors import Forbidden, ValidationError
 
 IMPORTS = "imports"
@@ -31,6 +33,13 @@ def import_folder(org_id: str) -> str:
 def upload_key(org_id: str, file_id: str) -> str:
     """Where the service stores the upload ``file_id`` of ``org_id``."""
     return f"{org_id}/{file_id}"
+
+
+def upload_attempt_key(org_id: str, file_id: str) -> str:
+    """Where one attempt to upload ``file_id`` of ``org_id`` through an upload URL writes:
+    the upload's key and a random suffix, so that attempts racing with one URL never write
+    (or, on S3, complete a multipart upload onto) the same object; the registry keeps one."""
+    return f"{upload_key(org_id, file_id)}.{secrets.token_hex(8)}"
 
 
 def is_inside(folder: str, key: str) -> bool:

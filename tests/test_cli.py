@@ -569,6 +569,7 @@ def test_init_migrates_a_database_of_the_previous_schema(
     engine = open_engine(base_settings.database_url)
     try:
         with engine.begin() as conn:  # as the release before quotas left it
+            conn.exec_driver_sql("DROP TABLE upload_urls")
             conn.exec_driver_sql("ALTER TABLE organizations DROP COLUMN storage_quota")
             conn.execute(update(schema_version).values(version=1))
     finally:
@@ -576,3 +577,51 @@ def test_init_migrates_a_database_of_the_previous_schema(
     assert run("init").stdout == (
         f"registry schema migrated from version 1 to {SCHEMA_VERSION}\n")
     assert as_json(run("orgs", "set-quota", org["id"], "5", "--json"))["storage-quota"] == 5
+
+
+def test_upload_url_mints_a_url_a_browser_uploads_to(run: Run, tmp_path: Path, web: Any) -> None:
+    org, key, _ = org_key_file(run, tmp_path, "--version", "2025-06-01")
+    minted = as_json(run("upload-url", "--key", key["id"], "--filename", "photo.png",
+                         "--content-type", "image/*", "--max-bytes", "100", "--ttl", "600",
+                         "--json"))
+    assert minted["expires-at"] == "2026-01-01T00:10:00.000Z"
+    assert (minted["content-type"], minted["max-bytes"]) == ("image/*", 100)
+    plain = run("upload-url", "--key", key["id"], "--filename", "a.txt").stdout.strip()
+    assert plain.startswith("https://files.example.com/uploads/")
+    path = minted["url"].removeprefix("https://files.example.com")
+    assert web.put(path, data=b"x" * 101, content_type="image/png").status_code == 413
+    created = web.put(path, data=b"png", content_type="image/png")
+    assert created.status_code == 201
+    data = created.get_json(force=True)["data"]
+    assert data["id"] == minted["file-id"]
+    assert data["relationships"]["created-by"]["data"]["id"] == key["id"]
+    assert data["relationships"]["organization"]["data"]["id"] == org["id"]
+
+
+def test_upload_url_for_a_webhook_makes_a_file_without_creator(
+    run: Run, tmp_path: Path, web: Any
+) -> None:
+    org, _, _ = org_key_file(run, tmp_path)
+    hook = as_json(run("webhooks", "create", "--org", org["id"], "--url", "https://x.example/h",
+                       "--ttl", "300", "--version", "2025-06-01", "--json"))
+    minted = as_json(run("upload-url", "--webhook", hook["id"], "--filename", "a.txt", "--json"))
+    assert minted["expires-at"] == "2026-01-01T00:05:00.000Z"  # the webhook's TTL is shorter
+    created = web.put(minted["url"].removeprefix("https://files.example.com"), data=b"a",
+                      content_type="text/plain")
+    assert created.status_code == 201, created.data
+    assert created.get_json(force=True)["data"]["relationships"]["created-by"]["data"] is None
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (("--filename", "a/b"), "--filename"),
+    (("--filename", "a", "--content-type", "image"), "--content-type"),
+    (("--filename", "a", "--max-bytes", "0"), "--max-bytes"),
+    (("--filename", "a", "--max-bytes", "x"), "--max-bytes"),
+    (("--filename", "a", "--ttl", "21601"), "--ttl"),
+])
+def test_upload_url_refuses_bad_options_in_one_line(
+    run: Run, tmp_path: Path, options: tuple[str, ...], named: str
+) -> None:
+    _, key, _ = org_key_file(run, tmp_path)
+    error = one_line_error(run("upload-url", "--key", key["id"], *options, ok=False))
+    assert error.startswith(f"Error: {named}"), error

@@ -1,5 +1,6 @@
-"""The pure core is pure on import: tokens, JSON:API, versioning and the delivery logic load
-without Flask, SQLAlchemy or boto3, and no module of it needs another to be imported first.
+"""The pure core is pure on import: tokens (download and upload), JSON:API, versioning and the
+delivery logic load without Flask, SQLAlchemy or boto3, and no module of it needs another to be
+imported first.
 
 Each import runs in a fresh interpreter, so that nothing another test imported counts."""
 
@@ -10,8 +11,8 @@ import sys
 
 import pytest
 
-PURE = ("files_service.tokens", "files_service.jsonapi", "files_service.versioning",
-        "files_service.delivery")
+PURE = ("files_service.tokens", "files_service.upload_tokens", "files_service.jsonapi",
+        "files_service.versioning", "files_service.delivery")
 EDGES = ("flask", "sqlalchemy", "boto3", "botocore")
 
 

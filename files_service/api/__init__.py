@@ -12,6 +12,7 @@
     resources.py      the resource types in the head shape
     urls.py           minting a response's download URLs
     upload.py         streaming multipart uploads
+    upload_urls.py    minting signed upload URLs (the uploads: files_service.uploads)
     lookup.py         the one 404 of a resource the caller may not see
     files.py, api_keys.py, webhooks.py, organizations.py, versions.py, openapi.py
                       one module per resource
@@ -32,6 +33,7 @@ from . import (  # noqa: F401
     openapi,
     organizations,
     pipeline,
+    upload_urls,
     versions,
     webhooks,
 )

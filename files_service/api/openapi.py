@@ -87,7 +87,7 @@ _PARAMETERS: dict[str, Any] = {
     "ApiVersion": _query("api-version", "The API version, as the Files-Version header.",
                          {"type": "string"}),
     **{f"Include-{type_name}": _include(type_name)
-       for type_name in ("file", "api-key", "webhook", "organization")},
+       for type_name in ("file", "api-key", "webhook", "organization", "upload-url")},
     "WebhookId": _query("webhook-id", "Mint in this webhook's context: its TTL and API version.",
                         {"type": "string", "pattern": f"^{_id_pattern('wbh')}$"}),
     "UrlTtl": _query("url-ttl", "A shorter TTL for the minted URLs; longer is refused.", TTL),
@@ -158,7 +158,7 @@ _MINTING = ("WebhookId", "UrlTtl", "UrlDisposition")
 _FILE_FIELDS = _fields("file", "organization", "api-key")
 
 
-def _paths() -> dict[str, Any]:
+def _paths(download_base_url: str) -> dict[str, Any]:
     return {
         "/files": {
             "get": {
@@ -224,6 +224,21 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/upload-urls": {
+            "post": {
+                "operationId": "createUploadUrl",
+                "summary": "Mint a signed upload URL: a browser uploads one file to it, with "
+                           "no API key, until it expires.",
+                "parameters": _params("Include-upload-url", "WebhookId",
+                                      *_fields("upload-url", "organization", "api-key")),
+                "requestBody": {
+                    "required": True,
+                    "content": {MEDIA_TYPE: {"schema": schema("UploadUrlRequestDocument")}},
+                },
+                "responses": _ok("UploadUrlDocument", "The upload URL.", "201"),
+            },
+        },
+        "/uploads/{token}": _upload_path(download_base_url),
         "/api-keys/{id}": _read("getApiKey", "An API key (never its secret).", "ApiKeyDocument",
                                 "api-key", _fields("api-key", "organization")),
         "/webhooks/{id}": _read("getWebhook", "A webhook.", "WebhookDocument",
@@ -255,6 +270,53 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _upload_path(download_base_url: str) -> dict[str, Any]:
+    """The upload URL itself, on the download host: no API key, no version header."""
+    created = {
+        "201": {
+            "description": "The file, as GET /files/{id} shows it to the principal that "
+                           "minted the URL (in its version), its download URL minted.",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}},
+                        "Files-Version": ref("headers", "FilesVersion")},
+            "content": {MEDIA_TYPE: {"schema": schema("FileDocument")}},
+        },
+        "default": {
+            "description": "A JSON:API error document (no-store): 403 invalid_token, "
+                           "expired_token, revoked_token, quota_exceeded; 409 "
+                           "upload_url_used; 413 upload_too_large; 415 "
+                           "unsupported_media_type.",
+            "content": {MEDIA_TYPE: {"schema": schema("ErrorDocument")}},
+        },
+    }
+    common = {
+        "servers": [{"url": download_base_url, "description": "The download host."}],
+        "security": [],
+    }
+    return {
+        "parameters": [{"name": "token", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "put": {
+            **common,
+            "operationId": "uploadThroughUrlPut",
+            "summary": "Upload the raw bytes; the request's Content-Type is the file's.",
+            "requestBody": {"required": True, "content": {"*/*": {"schema": {
+                "type": "string", "contentMediaType": "application/octet-stream"}}}},
+            "responses": created,
+        },
+        "post": {
+            **common,
+            "operationId": "uploadThroughUrlPost",
+            "summary": "Upload from an HTML form: multipart/form-data with one part 'file'.",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "additionalProperties": False,
+                "properties": {"file": {"type": "string",
+                                        "contentMediaType": "application/octet-stream"}},
+            }}}},
+            "responses": created,
+        },
+    }
+
+
 def _read(
     operation: str, summary: str, schema_name: str, type_name: str, fields: list[str]
 ) -> dict[str, Any]:
@@ -269,8 +331,11 @@ def _read(
     }
 
 
-def openapi_document(version: str, bundle: VersionBundle, api_base_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the API as ``version`` serves it."""
+def openapi_document(
+    version: str, bundle: VersionBundle, api_base_url: str, download_base_url: str | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API as ``version`` serves it; upload URLs are on
+    ``download_base_url`` (default: ``api_base_url``, where both hosts share one address)."""
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -284,7 +349,7 @@ def openapi_document(version: str, bundle: VersionBundle, api_base_url: str) -> 
         },
         "servers": [{"url": f"{api_base_url}/api/v1"}],
         "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "paths": _paths(download_base_url or api_base_url),
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -318,6 +383,7 @@ def openapi_document_view() -> Response:
     api = current_request()
     query_options("openapi")
     document = openapi_document(
-        api.version, api.config.bundle, api.services.settings.api_base_url
+        api.version, api.config.bundle, api.services.settings.api_base_url,
+        api.services.settings.download_base_url,
     )
     return json_response(document, content_type=JSON)

@@ -12,6 +12,7 @@ from ..jsonapi import QueryOptions, Resource
 from ..registry.models import ApiKey, File, Organization, Principal, Webhook
 from ..registry.sql import Registry
 from ..timefmt import iso
+from ..upload_urls import UploadUrl
 from .urls import RequestUrls
 
 FILE = "file"
@@ -19,6 +20,7 @@ API_KEY = "api-key"
 WEBHOOK = "webhook"
 ORGANIZATION = "organization"
 VERSION = "version"
+UPLOAD_URL = "upload-url"
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     FILE: (
@@ -29,6 +31,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     WEBHOOK: ("url", "status", "file-url-ttl", "api-version", "created-at"),
     ORGANIZATION: ("name", "created-at", "storage-quota", "storage-used"),
     VERSION: ("status", "deprecation-date", "sunset-date", "changes"),
+    UPLOAD_URL: ("url", "expires-at", "file-id", "filename", "content-type", "max-bytes"),
 }
 """Every type's attribute names, in the order they are shown (for ``fields[TYPE]``)."""
 
@@ -38,6 +41,7 @@ RELATIONSHIPS: dict[str, dict[str, str]] = {
     WEBHOOK: {"organization": ORGANIZATION},
     ORGANIZATION: {},
     VERSION: {},
+    UPLOAD_URL: {"organization": ORGANIZATION, "created-by": API_KEY},
 }
 """Every type's relationships: name -> the type it points at (for ``include``)."""
 
@@ -75,6 +79,23 @@ def file_resource(
             "organization": (ORGANIZATION, file.organization_id),
             "created-by": None if file.created_by is None else (API_KEY, file.created_by),
         },
+    )
+
+
+def upload_url_resource(upload: UploadUrl, org_id: str, created_by: str) -> Resource:
+    """A signed upload URL; its id is that of the file it will create (``file-id``)."""
+    return Resource(
+        UPLOAD_URL,
+        upload.file_id,
+        {
+            "url": upload.url,
+            "expires-at": iso(upload.expires_at),
+            "file-id": upload.file_id,
+            "filename": upload.filename,
+            "content-type": upload.content_type,
+            "max-bytes": upload.max_bytes,
+        },
+        {"organization": (ORGANIZATION, org_id), "created-by": (API_KEY, created_by)},
     )
 
 

@@ -21,6 +21,7 @@ ATTRIBUTE_SCHEMAS = {
     "webhook": "WebhookAttributes",
     "organization": "OrganizationAttributes",
     "version": "VersionAttributes",
+    "upload-url": "UploadUrlAttributes",
 }
 """The schema of each type's attributes."""
 
@@ -156,6 +157,78 @@ def head_schemas() -> dict[str, Any]:
             },
         }, "version"),
         "Version": _resource("version", None, "VersionAttributes"),
+        "UploadUrlAttributes": _attributes({
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "description": (
+                    "{DOWNLOAD_BASE_URL}/uploads/{token}: PUT the raw bytes (the request's "
+                    "Content-Type is the file's) or POST multipart/form-data with one part "
+                    "'file' (an HTML form). No API key is needed; it works once, until "
+                    "expires-at. The answer is 201 with the file's document."
+                ),
+            },
+            "expires-at": {**_TIME, "description": "When url stops working."},
+            "file-id": {
+                "type": "string", "pattern": "^file_[A-Za-z0-9]+$",
+                "description": "The id the file will have; GET /files/{file-id} is 404 "
+                               "until the upload has finished.",
+            },
+            "filename": {"type": "string", "description": "The name the file will have."},
+            "content-type": {
+                "type": ["string", "null"],
+                "description": "The types the upload may have: an exact type (image/png), "
+                               "a pattern (image/*), or null for any.",
+            },
+            "max-bytes": {
+                "type": "integer", "minimum": 1,
+                "description": "The largest file the URL takes, in bytes.",
+            },
+        }, "upload-url"),
+        "UploadUrl": _resource("upload-url", "file", "UploadUrlAttributes"),
+        "UploadUrlDocument": document(schema("UploadUrl"), included=True),
+        "UploadUrlRequestDocument": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "required": ["type", "attributes"],
+                    "properties": {
+                        "type": {"const": "upload-url"},
+                        "id": False,
+                        "relationships": False,
+                        "attributes": {
+                            "type": "object",
+                            "required": ["filename"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "filename": {"type": "string",
+                                             "description": "1 to 255 bytes of UTF-8."},
+                                "content-type": {
+                                    "type": ["string", "null"],
+                                    "description": "An exact type or a type/* pattern; "
+                                                   "default: any type.",
+                                },
+                                "max-bytes": {
+                                    "type": "integer", "minimum": 1,
+                                    "description": "At most FILES_MAX_UPLOAD_BYTES, which "
+                                                   "is the default; larger is refused.",
+                                },
+                                "metadata": {"type": "object",
+                                             "description": "The file's metadata."},
+                                "url-ttl": {
+                                    **TTL,
+                                    "description": "Seconds the URL lives: default 3600, "
+                                                   "or the principal's file-url-ttl where "
+                                                   "shorter; longer than that is refused.",
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
         "Included": {
             "type": "array",
             "items": {"oneOf": [schema("ApiKey"), schema("Organization")]},

@@ -38,6 +38,7 @@ TITLES: dict[str, str] = {
     "forbidden": "Forbidden",
     "upload_too_large": "Upload too large",
     "quota_exceeded": "Storage quota exceeded",
+    "upload_url_used": "Upload URL used",
     "bad_request": "Bad request",
     "method_not_allowed": "Method not allowed",
     "not_acceptable": "Not acceptable",

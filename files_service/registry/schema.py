@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Named constraints, so that a later migration can drop or alter them by a known name on
 # every backend.
@@ -114,6 +114,20 @@ Index(
 # deleting a file (which removes its object) can never break another file.
 Index("ux_files_storage_key", files.c.storage_key, unique=True)
 
+# Upload URLs (version 3): the metadata of one minted with some, too large for the URL, kept
+# under the file id the URL binds until its upload comes; and each URL used, until it has
+# long expired, so that it stays used after its file is deleted (a URL works once). Rows go
+# a day after their URL's expiry (pruned as new ones are written).
+upload_urls = Table(
+    "upload_urls",
+    metadata,
+    Column("file_id", String(_ID), primary_key=True),
+    Column("organization_id", String(_ID), ForeignKey("organizations.id"), nullable=False),
+    Column("metadata_json", Text, nullable=False, default="{}"),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("used_at", BigInteger, nullable=True),  # NULL: not used yet
+)
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -130,7 +144,15 @@ def _add_storage_quota(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE organizations ADD COLUMN storage_quota {column_type}")
 
 
+def _add_upload_urls(conn: Connection) -> None:
+    """Version 3: ``upload_urls``, for signed upload URLs."""
+    upload_urls.create(conn)
+
+
 # Steps from version N-1 to N, run in order by ``init`` inside its transaction. Migrations only
 # ever add what older code can ignore, so that replicas of the previous release keep working
 # during a rolling deploy.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_storage_quota}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_storage_quota,
+    3: _add_upload_urls,
+}

@@ -37,7 +37,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
 
 from ..clock import Clock
-from ..errors import NotFound, QuotaExceeded, SchemaMissing, ValidationError
+from ..errors import FileIdTaken, NotFound, QuotaExceeded, SchemaMissing, ValidationError
 from ..ids import hash_secret, new_id, new_secret
 from ..validation import check_file_fields, validate_quota, validate_ttl
 from . import rows
@@ -70,6 +70,7 @@ from .schema import (
     metadata,
     organizations,
     schema_version,
+    upload_urls,
     webhooks,
 )
 from .translate import SCHEMA_MISSING_MESSAGE
@@ -348,18 +349,24 @@ class Registry:
         created_by: str | None = None,
         metadata: dict[str, Any] | None = None,
         file_id: str | None = None,
+        upload_url_expires_at: float | None = None,
     ) -> File:
         """Register a file of ``org_id`` already written to storage at ``storage_key``.
 
-        ``file_id`` is the id chosen beforehand (``new_id("file")``) where the storage key had
-        to contain it; ``created_by`` is the uploading api-key, of the same organization.
-        ``QuotaExceeded`` where the file would take the organization past its storage quota:
-        checked and inserted in one transaction that holds the organization's row, so that
-        of two files racing for the last bytes of a quota only one gets in."""
+        ``file_id`` is the id chosen beforehand (``new_id("file")``, or the one an upload URL
+        bound, expiring at ``upload_url_expires_at``: the URL is then marked used, for good);
+        ``FileIdTaken`` where a file has it already or its upload URL was used: of two
+        uploads racing with one upload URL, the first to get here gets in. ``created_by`` is
+        the uploading api-key, of the same organization. ``QuotaExceeded`` where the file
+        would take the organization past its storage quota: checked and inserted in one
+        transaction that holds the organization's row, so that of two files racing for the
+        last bytes of a quota only one gets in (and of two racing for one file id, the
+        second sees the first's row)."""
         fields = check_file_fields(filename, content_type, metadata)
         size = check_byte_size(byte_size)
+        new_file_id = new_id("file") if file_id is None else check_file_id(file_id)
         values = {
-            "id": new_id("file") if file_id is None else check_file_id(file_id),
+            "id": new_file_id,
             "organization_id": org_id,
             "filename": fields.filename,
             "content_type": fields.content_type,
@@ -378,17 +385,69 @@ class Registry:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
                     raise NotFound("api-key", created_by)
-            taken = select(files.c.id).where(files.c.storage_key == storage_key)
-            if conn.execute(taken).first() is not None:
+            if _exists(conn, files.c.id == new_file_id) or _used(conn, new_file_id):
+                raise FileIdTaken(new_file_id)
+            if _exists(conn, files.c.storage_key == storage_key):
                 raise ValidationError("storage-key", "is already registered as another file")
             try:
                 conn.execute(insert(files).values(values))
             except sa_exc.IntegrityError:
-                # Two registrations raced past the check; the unique index kept one.
-                raise ValidationError(
+                # Two inserts raced past the checks; the unique indexes kept one.
+                raise FileIdTaken(new_file_id) if file_id is not None else ValidationError(
                     "storage-key", "is already registered as another file"
                 ) from None
+            if upload_url_expires_at is not None:
+                self._mark_used(conn, org_id, new_file_id, upload_url_expires_at)
         return rows.file(values)
+
+    # -- upload URLs -------------------------------------------------------------------------
+
+    def keep_upload_metadata(
+        self, org_id: str, file_id: str, metadata: dict[str, Any], expires_at: float
+    ) -> None:
+        """Keep the ``metadata`` of an upload URL of ``org_id`` bound to ``file_id`` until
+        the upload comes; the row goes a day after the URL's expiry (``expires_at``)."""
+        text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+        with transaction(self._engine, write=True) as conn:
+            self._prune_upload_urls(conn)
+            conn.execute(insert(upload_urls).values(
+                file_id=check_file_id(file_id), organization_id=org_id, metadata_json=text,
+                expires_at=rows.to_micros(expires_at),
+            ))
+
+    def upload_metadata(self, file_id: str) -> dict[str, Any]:
+        """The metadata kept for the upload URL bound to ``file_id`` (``{}`` for none)."""
+        with transaction(self._engine, write=False) as conn:
+            text = conn.execute(
+                select(upload_urls.c.metadata_json).where(upload_urls.c.file_id == file_id)
+            ).scalar()
+        return {} if text is None else dict(json.loads(text))
+
+    def upload_url_used(self, file_id: str) -> bool:
+        """Whether the upload URL bound to ``file_id`` has made its file (which may since
+        have been deleted)."""
+        with transaction(self._engine, write=False) as conn:
+            return _exists(conn, files.c.id == file_id) or _used(conn, file_id)
+
+    def _mark_used(self, conn: Connection, org_id: str, file_id: str, expires_at: float) -> None:
+        """Mark the upload URL of ``file_id`` used, in the transaction that inserts its file
+        (which holds the organization's row, so no other insert of this id runs meanwhile)."""
+        self._prune_upload_urls(conn)
+        now = self._now_micros()
+        done = conn.execute(
+            update(upload_urls).where(upload_urls.c.file_id == file_id).values(used_at=now)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(upload_urls).values(
+                file_id=file_id, organization_id=org_id, metadata_json="{}",
+                expires_at=rows.to_micros(expires_at), used_at=now,
+            ))
+
+    def _prune_upload_urls(self, conn: Connection) -> None:
+        """Forget upload URLs expired for a day: their tokens are refused by then anyway."""
+        conn.execute(sql_delete(upload_urls).where(
+            upload_urls.c.expires_at < self._now_micros() - rows.to_micros(86400)
+        ))
 
     def get_file(self, file_id: str, org_id: str | None = None) -> File:
         """The file ``file_id``; ``NotFound`` if there is none or, given ``org_id``, if it
@@ -528,6 +587,18 @@ def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
     used = int(conn.execute(select(_storage_used(org_id))).scalar_one())
     if used + byte_size > quota:
         raise QuotaExceeded(quota, used)
+
+
+def _used(conn: Connection, file_id: str) -> bool:
+    """Whether the upload URL bound to ``file_id`` is marked used."""
+    query = select(upload_urls.c.file_id).where(
+        upload_urls.c.file_id == file_id, upload_urls.c.used_at.is_not(None))
+    return conn.execute(query).first() is not None
+
+
+def _exists(conn: Connection, condition: Any) -> bool:
+    """Whether a file matches ``condition``."""
+    return conn.execute(select(files.c.id).where(condition)).first() is not None
 
 
 def _one(conn: Connection, table: Table, ident: str, kind: str) -> rows.Row:

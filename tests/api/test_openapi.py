@@ -3,6 +3,7 @@ describe what that version really serves."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -127,3 +128,29 @@ def test_the_document_builder_is_pure():
         # file_resource decides whether to mint by these two names: a change renaming them
         # must teach it the version's names first.
         assert {"url", "url-expires-at"} <= set(names["file"])
+
+
+@pytest.mark.parametrize("version", BUNDLE.versions)
+def test_each_version_describes_upload_urls_and_what_they_answer(api: ApiClient, version: str):
+    """The mint and the upload URL itself (on the download host, with no API key), and the
+    documents both give conform to what the description says."""
+    spec = spec_for(api, version)
+    assert spec["paths"]["/upload-urls"]["post"]["operationId"] == "createUploadUrl"
+    upload = spec["paths"]["/uploads/{token}"]
+    assert set(upload) >= {"put", "post"}
+    assert upload["put"]["servers"] == [
+        {"url": "https://files.example.com", "description": "The download host."}]
+    assert upload["put"]["security"] == []
+    body = '{"data": {"type": "upload-url", "attributes": {"filename": "a.txt"}}}'
+    conforms(spec, "UploadUrlRequestDocument", json.loads(body))
+    minted = api.post("/api/v1/upload-urls", data=body, version=version,
+                      headers={"Content-Type": "application/vnd.api+json"})
+    assert minted.status_code == 201
+    conforms(spec, "UploadUrlDocument", minted.get_json(force=True))
+    url = minted.get_json(force=True)["data"]["attributes"]["url"]
+    created = api.as_caller(None).request(
+        "PUT", url.removeprefix("https://files.example.com"), data=b"hi", version=version,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert created.status_code == 201
+    conforms(spec, "FileDocument", created.get_json(force=True))

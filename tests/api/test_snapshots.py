@@ -40,6 +40,7 @@ _TOKENS = [
     (re.compile(r"access_token=[A-Za-z0-9._-]+"), "access_token=<token>"),
     (re.compile(r"/api/v1/files/[A-Za-z0-9_-]+\.[A-Za-z0-9._-]+/"), "/api/v1/files/<token>/"),
     (re.compile(r"page%5Bafter%5D=[A-Za-z0-9_-]+"), "page%5Bafter%5D=<cursor>"),
+    (re.compile(r"/uploads/[A-Za-z0-9._-]+"), "/uploads/<token>"),
 ]
 _ID = re.compile(r"(org|key|wbh|file)_[A-Za-z0-9]{22}(?![A-Za-z0-9])")
 
@@ -109,6 +110,14 @@ def session(app: Flask, client: ApiClient, clock: Any) -> list[tuple[str, TestRe
     step("POST /files (storage-key not found)", client.register(
         {"filename": "x.txt", "storage-key": f"{imports}/missing.txt"}))
     step("DELETE /files/{id}", client.delete(f"/api/v1/files/{file_id}"))
+    minted = step("POST /upload-urls", client.post(
+        "/api/v1/upload-urls", headers={"Content-Type": "application/vnd.api+json"},
+        data=json.dumps({"data": {"type": "upload-url", "attributes": {
+            "filename": "upload.txt", "content-type": "text/*", "metadata": {"via": "url"}}}})))
+    upload_url = minted.get_json(force=True)["data"]["attributes"]["url"]
+    step("PUT /uploads/{token}", client.request(
+        "PUT", upload_url.removeprefix("https://files.example.com"), data=b"uploaded\n",
+        headers={"Content-Type": "text/plain"}))
     return out
 
 

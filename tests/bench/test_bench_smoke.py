@@ -19,7 +19,7 @@ from tests.wrk import WRK
 
 pytestmark = pytest.mark.e2e
 
-FAMILIES = {"minting", "downloads", "slow_clients", "streams", "edge"}
+FAMILIES = {"minting", "downloads", "slow_clients", "streams", "edge", "uploads"}
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -34,7 +34,7 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.timeout(160)
+@pytest.mark.timeout(190)
 def test_quick_run_measures_every_family_and_cleans_up(tmp_path: Path) -> None:
     missing = [name for name, found in (("wrk", WRK), ("nginx", NGINX)) if found is None]
     if missing:
@@ -42,7 +42,7 @@ def test_quick_run_measures_every_family_and_cleans_up(tmp_path: Path) -> None:
                     "apt-get install nginx wrk)")
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--output-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=150,
+        cwd=REPO, capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr[-4000:]
 

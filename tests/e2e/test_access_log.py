@@ -152,3 +152,32 @@ def test_status_lines_carry_the_standard_reason_phrases(make_server):
         "download, ok": "HTTP/1.1 200 OK",
         "health": "HTTP/1.1 200 OK",
     }
+
+
+def test_an_upload_token_is_redacted_from_the_access_log(make_server):
+    """``/uploads/{token}``: the token is a bearer secret like a download token, redacted
+    whatever the answer (created, used, refused) and however the path is spelled."""
+    server, demo = demo_server(make_server)
+    minted = server.cli_json("upload-url", "--key", demo["api-key"], "--filename", "a.txt")
+    token = urlsplit(minted["url"]).path.rsplit("/", 1)[1]
+    form = {"Content-Type": "multipart/form-data; boundary=b"}
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n"
+            b"hello\r\n--b--\r\n")
+    statuses = [
+        raw_request(server.base, f"/uploads/{token}", form, body)[0],
+        raw_request(server.base, f"/uploads/{token}", form, body)[0],
+        raw_request(server.base, f"//uploads/{token}", form, body)[0],
+        raw_request(server.base, f"/uploads/{token}")[0],
+        raw_request(server.base, f"/uploads/{token[:-3]}abc", form, body)[0],
+        raw_request(server.base, f"/Uploads/{token.replace('.', '%2E')}")[0],
+    ]
+    log = server.stop()
+    assert statuses[:2] == ["HTTP/1.1 201 Created", "HTTP/1.1 409 Conflict"]
+    assert statuses[3] == "HTTP/1.1 405 Method Not Allowed"
+    assert statuses[4] == "HTTP/1.1 403 Forbidden"
+    signature = token.rsplit(".", 1)[1]
+    assert token not in log and signature not in log and signature[:16] not in log
+    lines = [line for line in log.splitlines()
+             if line.startswith("127.0.0.1 ") and "/healthz" not in line]
+    assert len(lines) == len(statuses), log
+    assert all("/[redacted]" in line for line in lines), log

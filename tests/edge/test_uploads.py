@@ -1,6 +1,7 @@
 """Uploads of any size pass through the front tier to the service as they arrive (SPEC §9):
 nginx neither refuses them (no body size limit of its own) nor spools them to its disk first;
-with a length or chunked."""
+with a length or chunked; through the API and through signed upload URLs (``/uploads/``),
+whose tokens stay out of nginx's logs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from files_service.upload_urls import mint_upload_url
 from tests.edge.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +96,47 @@ def test_a_large_upload_passes_through(stack: Stack, size: int, chunked: bool) -
         assert response.read() == bytes(range(240, 256))
     finally:
         conn.close()
+
+
+def put_raw(stack: Stack, path: str, size: int, *, chunked: bool,
+            content_type: str = "application/octet-stream") -> tuple[int, dict]:
+    """``PUT`` ``size`` bytes of the pattern to ``path`` on the edge, with no credentials."""
+    port = int(stack.edge.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    headers = {"Content-Type": content_type}
+    if not chunked:
+        headers["Content-Length"] = str(size)
+    try:
+        conn.request("PUT", path, body=pattern(size), headers=headers, encode_chunked=chunked)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("size", "chunked"), [(100 * 1024 * 1024, False),
+                                               (20 * 1024 * 1024, True)])
+def test_an_upload_url_takes_a_large_upload_through_the_edge(
+    stack: Stack, size: int, chunked: bool
+) -> None:
+    minted = mint_upload_url(stack.services, stack.key, stack.key, filename="through.bin")
+    assert minted.url.startswith(f"{stack.edge.base}/uploads/")
+    stack.remember(minted.url)
+    path = minted.url.removeprefix(stack.edge.base)
+    status, document = put_raw(stack, path, size, chunked=chunked)
+    assert status == 201, document
+    attributes = document["data"]["attributes"]
+    assert (attributes["byte-size"], attributes["checksum"]["value"]) == (size, digest(size))
+    assert not spooled(stack), "nginx wrote the body to its own disk"
+    stack.remember(attributes["url"])
+    again, refused = put_raw(stack, path, 16, chunked=False)
+    assert again == 409 and refused["errors"][0]["code"] == "upload_url_used"
+
+
+def test_an_upload_url_refusal_comes_through_the_edge(stack: Stack) -> None:
+    minted = mint_upload_url(stack.services, stack.key, stack.key, filename="small.bin",
+                             max_bytes=1024)
+    stack.remember(minted.url)
+    status, document = put_raw(stack, minted.url.removeprefix(stack.edge.base), 4096,
+                               chunked=False)
+    assert status == 413 and document["errors"][0]["code"] == "upload_too_large"

@@ -118,10 +118,12 @@ def test_init_adds_the_quota_to_a_database_of_the_previous_schema(
     registry.init()
     org = registry.create_organization("Acme")
     add_file(registry, org.id, 1234)
-    # The database as the previous release left it: version 1, no storage_quota column.
+    # The database as the release before left it: version 1, no storage_quota column (and
+    # none of what later versions added).
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE upload_urls")
             conn.exec_driver_sql("ALTER TABLE organizations DROP COLUMN storage_quota")
             conn.execute(update(schema_version).values(version=1))
     finally:
