@@ -16,9 +16,10 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import statistics
 import time
 
-from bench.common import GIB, MIB, FamilyResult, RunConfig, log, median
+from bench.common import GIB, MIB, FamilyResult, RunConfig, log
 from bench.lab import Lab
 from tests.servers import RssSampler, Server
 
@@ -131,6 +132,6 @@ def minting(server: Server, secret: str, file_id: str, config: RunConfig,
                 times = [call(conn)[2] for _ in range(requests)]
             finally:
                 conn.close()
-            result.measurement(key, labels[key], "ms").add({"ms": median(times) * 1000})
+            result.measurement(key, labels[key], "ms").add({"ms": statistics.median(times) * 1000})
     log("  minting: " + ", ".join(
         f"{key} {result.measurements[key].median('ms'):.2f} ms" for key in calls))
