@@ -156,7 +156,7 @@ def test_the_readme_and_the_api_docs_run_as_written(make_run: MakeRun, terminal:
     done = run_bash(setup + "".join(calls), terminal, make_run.env)
     assert done.returncode == 0, done.stderr
     refusals = sum(len(re.findall(r"#\s*->\s*4\d\d", block)) for block in calls)
-    assert done.stdout.count('{"errors": [') == refusals == 2, done.stdout
+    assert done.stdout.count('{"errors": [') == refusals == 3, done.stdout
     assert re.search(r"(?<![0-9])204\n", done.stdout)  # the DELETE's status, curl -w's
     assert "HTTP/1.1 200 OK" in done.stdout  # versions.md's curl -i
     assert "Hello from files_service!" in done.stdout  # the legacy URL, downloaded
