@@ -8,7 +8,8 @@ runs it as any user; nginx keeps its pid, logs, temporary files and cache there)
     files_edge.js              the njs download handler (a copy of this package's)
     files_edge_settings.js     the service's answers the handler gives as they are: refusal
                                documents rendered by the service's own code, fixed headers,
-                               limits and leeway of the token check
+                               limits and leeway of the token check (what only refusals,
+                               error pages and preflights use built when a request asks)
     files_edge_keys.js         the key ring's current-style HMAC keys (mode 0600: nginx's
                                master reads it when it loads the configuration)
     logs/ temp/ cache/
