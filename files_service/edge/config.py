@@ -8,7 +8,8 @@ runs it as any user; nginx keeps its pid, logs, temporary files and cache there)
     files_edge.js              the njs download handler (a copy of this package's)
     files_edge_settings.js     the service's answers the handler gives as they are: refusal
                                documents rendered by the service's own code, fixed headers,
-                               limits and leeway of the token check
+                               limits and leeway of the token check (what only refusals,
+                               error pages and preflights use built when a request asks)
     files_edge_keys.js         the key ring's current-style HMAC keys (mode 0600: nginx's
                                master reads it when it loads the configuration)
     logs/ temp/ cache/
@@ -82,6 +83,9 @@ ROUTE_ERRORS: dict[int, HTTPException | ApiError] = {
     400: BadRequest(), 404: NotFound(), 405: MethodNotAllowed(), 408: RequestTimeout(),
     429: TooManyRequests(), 500: internal_error(),
 }
+# The settings' entry built only when a request asks for it (_settings_module).
+RARE = "rare"
+GENERATED = "// Written by `files-service edge-config`; do not edit (run it again).\n"
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
 
 
@@ -144,7 +148,7 @@ def render(settings: Settings, options: EdgeOptions) -> dict[str, tuple[str, int
     return {
         "nginx.conf": (template.render(context), 0o644),
         "files_edge.js": (_package_text("files_edge.js"), 0o644),
-        "files_edge_settings.js": (_module(handler_settings(settings)), 0o644),
+        "files_edge_settings.js": (_settings_module(handler_settings(settings)), 0o644),
         "files_edge_keys.js": (_module(key_ring(settings)), 0o600),
     }
 
@@ -172,27 +176,32 @@ def handler_settings(settings: Settings) -> dict[str, Any]:
         "maxTokenChars": MAX_TOKEN_CHARS,
         "cacheControl": _cache_control_templates(settings.cdn_cache),
         "common": [list(pair) for pair in (*SECURITY_HEADERS, *CORS_HEADERS)],
-        "preflight": {
-            "methods": ALLOW,
-            "allowedHeaders": list(PREFLIGHT_ALLOWED_HEADERS),
-            "maxAge": "86400",
-            "vary": "Access-Control-Request-Headers",
-            "maxEchoed": _MAX_ECHOED_HEADERS,
-            "maxHeaderName": _MAX_HEADER_NAME,
-        },
-        "errorContentType": MEDIA_TYPE,
-        "refusals": {
-            code: {"status": err.status, "headers": [list(h) for h in err.headers],
-                   "body": _body(err)}
-            for code, err in refusals.items()
-        },
-        "expiredTemplate": _body(refusals["expired_token"]),
-        "placeholders": PLACEHOLDERS,
-        "routeErrors": {str(status): _route_body(exc) for status, exc in ROUTE_ERRORS.items()},
         "internalOnly": list(INTERNAL_ONLY),
         "lookupPrefix": LOOKUP_PREFIX,
         "locations": LOCATIONS,
         "storageHeadersKept": list(STORAGE_HEADERS_KEPT),
+        # What only refusals, error pages and preflights need: see _settings_module.
+        RARE: {
+            "preflight": {
+                "methods": ALLOW,
+                "allowedHeaders": list(PREFLIGHT_ALLOWED_HEADERS),
+                "maxAge": "86400",
+                "vary": "Access-Control-Request-Headers",
+                "maxEchoed": _MAX_ECHOED_HEADERS,
+                "maxHeaderName": _MAX_HEADER_NAME,
+            },
+            "errorContentType": MEDIA_TYPE,
+            "refusals": {
+                code: {"status": err.status, "headers": [list(h) for h in err.headers],
+                       "body": _body(err)}
+                for code, err in refusals.items()
+            },
+            "expiredTemplate": _body(refusals["expired_token"]),
+            "placeholders": PLACEHOLDERS,
+            "routeErrors": {
+                str(status): _route_body(exc) for status, exc in ROUTE_ERRORS.items()
+            },
+        },
     }
 
 
@@ -228,10 +237,26 @@ def _route_body(error: HTTPException | ApiError) -> str:
 
 
 def _module(data: Mapping[str, Any] | list[Any]) -> str:
+    return f"{GENERATED}export default {_js_value(data)};\n"
+
+
+def _settings_module(data: Mapping[str, Any]) -> str:
+    """The settings as a module whose top level builds only what every download needs: njs
+    0.7 runs a module's top level for every request, and building the refusal documents each
+    time cost about a tenth of a cached download's CPU (docs/benchmarks.md). The rest is
+    returned by a function, ``rare()``, which files_edge.js calls when a request needs it."""
+    every = _js_value({name: value for name, value in data.items() if name != RARE})
+    assert every.endswith("\n}")
+    rare = _js_value(data[RARE]).replace("\n", "\n    ")
     return (
-        "// Written by `files-service edge-config`; do not edit (run it again).\n"
-        f"export default {json.dumps(data, indent=2, ensure_ascii=True)};\n"
+        f"{GENERATED}export default {every[:-2]},\n"
+        f"  \"{RARE}\": function () {{\n    return {rare};\n  }}\n}};\n"
     )
+
+
+def _js_value(data: Mapping[str, Any] | list[Any]) -> str:
+    """``data`` as a JavaScript literal (JSON, ASCII only)."""
+    return json.dumps(data, indent=2, ensure_ascii=True)
 
 
 def _package_text(name: str) -> str:

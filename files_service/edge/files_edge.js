@@ -20,6 +20,10 @@
  * Everything here that the service also defines (refusal documents, fixed headers, the key
  * ring, limits) comes from the generated modules files_edge_settings.js and files_edge_keys.js
  * (`files-service edge-config`), never from a copy written by hand.
+ *
+ * The cost of a request is mostly njs's own: njs 0.7 clones its VM and runs the modules' top
+ * level for every request, and every step of interpreted code counts (docs/benchmarks.md,
+ * "The front tier", has the figures of each stage).
  */
 
 import S from 'files_edge_settings.js';
@@ -53,6 +57,17 @@ const CANONICAL_RANGE = /^bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})$/i;
 // Numbers longer than this lose precision in JavaScript; such a Range goes to the service.
 const MAX_DIGITS = 15;
 const IDS = /^[A-Za-z0-9_]{1,64}$/;
+
+/* What only refusals, error pages and preflights use (refusal documents, preflight rules):
+ * files_edge_settings.js builds it when asked, once in a request. */
+var rareSettings;
+
+function rare() {
+    if (rareSettings === undefined) {
+        rareSettings = S.rare();
+    }
+    return rareSettings;
+}
 
 // -- helpers over bytes and strings -------------------------------------------------------
 
@@ -205,7 +220,8 @@ function cacheControl(expiresAt, now) {
     if (remaining <= 0) {
         return S.cacheControl.dead;
     }
-    return S.cacheControl.live.replace(/\{seconds\}/g, String(remaining));
+    // split and join: a regular expression's replace costs about three times as much here
+    return S.cacheControl.live.split('{seconds}').join(String(remaining));
 }
 
 /* Python's str.split(",", maxsplit): at most `max` splits, the rest in the last part. */
@@ -218,16 +234,17 @@ function splitMax(value, separator, max) {
 }
 
 function preflightHeaders(requested) {
-    var allowed = S.preflight.allowedHeaders.slice();
+    var rules = rare().preflight;
+    var allowed = rules.allowedHeaders.slice();
     if (requested) {
         var known = Object.create(null);
         allowed.forEach(function (name) { known[name.toLowerCase()] = true; });
         var extra = 0;
-        var parts = splitMax(requested, ',', S.preflight.maxEchoed * 2);
+        var parts = splitMax(requested, ',', rules.maxEchoed * 2);
         for (var i = 0; i < parts.length; i++) {
             var name = strip(parts[i], OWS).toLowerCase();
-            if (name.length <= S.preflight.maxHeaderName && HEADER_TOKEN.test(name)
-                && !own.call(known, name) && extra < S.preflight.maxEchoed) {
+            if (name.length <= rules.maxHeaderName && HEADER_TOKEN.test(name)
+                && !own.call(known, name) && extra < rules.maxEchoed) {
                 known[name] = true;
                 allowed.push(name);
                 extra++;
@@ -235,10 +252,10 @@ function preflightHeaders(requested) {
         }
     }
     return [
-        ['Access-Control-Allow-Methods', S.preflight.methods],
+        ['Access-Control-Allow-Methods', rules.methods],
         ['Access-Control-Allow-Headers', allowed.join(', ')],
-        ['Access-Control-Max-Age', S.preflight.maxAge],
-        ['Vary', S.preflight.vary],
+        ['Access-Control-Max-Age', rules.maxAge],
+        ['Vary', rules.vary],
     ];
 }
 
@@ -453,15 +470,16 @@ function setHeaders(r, headers) {
 /* A refusal: the service's own JSON:API document (rendered by the service's code into the
  * settings module), no-store, and the headers of every download response. */
 function refuse(r, code, extra, meta) {
-    var refusal = S.refusals[code];
+    var answers = rare();
+    var refusal = answers.refusals[code];
     var body = refusal.body;
     if (meta !== undefined) {
-        body = S.expiredTemplate.replace(S.placeholders.expiredAt, meta.expiredAt)
-            .replace(S.placeholders.serverTime, meta.serverTime);
+        body = answers.expiredTemplate.replace(answers.placeholders.expiredAt, meta.expiredAt)
+            .replace(answers.placeholders.serverTime, meta.serverTime);
     }
     r.variables.files_tier = 'edge';
     r.variables.files_note = code;
-    r.headersOut['Content-Type'] = S.errorContentType;
+    r.headersOut['Content-Type'] = answers.errorContentType;
     r.headersOut['Cache-Control'] = 'no-store';
     setHeaders(r, refusal.headers);
     if (extra !== undefined) {
@@ -505,9 +523,9 @@ function failed(r, e) {
 
 /* The service's own document for a route error (a 404 of an unknown path, a 400...). */
 function answerRoute(r, status) {
-    r.headersOut['Content-Type'] = S.errorContentType;
+    r.headersOut['Content-Type'] = rare().errorContentType;
     r.headersOut['Cache-Control'] = 'no-store';
-    r.return(status, S.routeErrors[String(status)]);
+    r.return(status, rare().routeErrors[String(status)]);
 }
 
 /* error_page's named locations for the errors nginx itself answers with; the location sets
@@ -598,14 +616,15 @@ function handle(r) {
     if (!IDS.test(claims.fileId) || !IDS.test(claims.principalId)) {
         return refuse(r, 'invalid_token');
     }
-    r.subrequest(S.lookupPrefix + claims.fileId + '/' + claims.principalId)
-        .then(function (reply) {
-            try {
-                looked(r, method, claims, reply);
-            } catch (e) {
-                failed(r, e);
-            }
-        });
+    // A callback rather than the promise r.subrequest() returns without one: the promise's
+    // machinery costs about 4% of a cached download's CPU in njs 0.7.
+    r.subrequest(S.lookupPrefix + claims.fileId + '/' + claims.principalId, function (reply) {
+        try {
+            looked(r, method, claims, reply);
+        } catch (e) {
+            failed(r, e);
+        }
+    });
 }
 
 function refuseHidden(r) {
@@ -731,10 +750,11 @@ function storageFailed(r) {
  * would get, never nginx's HTML page. */
 function serviceUnavailable(r) {
     r.variables.files_note = 'service-unavailable';
-    r.headersOut['Content-Type'] = S.errorContentType;
+    var unavailable = rare().refusals.registry_unavailable;
+    r.headersOut['Content-Type'] = rare().errorContentType;
     r.headersOut['Cache-Control'] = 'no-store';
-    setHeaders(r, S.refusals.registry_unavailable.headers);
-    r.return(503, S.refusals.registry_unavailable.body);
+    setHeaders(r, unavailable.headers);
+    r.return(503, unavailable.body);
 }
 
 /* S3's answer, stripped of every header but the length and range of the bytes (its own
