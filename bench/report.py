@@ -80,7 +80,7 @@ def write_json(path: Path, results: dict[str, Any]) -> None:
 # -- the page ------------------------------------------------------------------------------------
 
 TITLES = {"minting": "Minting", "downloads": "Downloads", "slow_clients": "Slow clients",
-          "streams": "Big streams", "edge": "The front tier",
+          "streams": "Big streams", "edge": "The front tier", "uploads": "Signed upload URLs",
           "profile": "The handler's parts and an upload's storage write, in-process (`--profile`)"}
 
 
