@@ -14,9 +14,12 @@ from flask import Response, request
 
 from ..jsonapi import (
     MEDIA_TYPE,
+    ApiError,
     QueryOptions,
     Resource,
+    bad_pointer,
     build_document,
+    json_pointer,
     parse_query,
     resolve_includes,
 )
@@ -110,3 +113,47 @@ def respond(
         urls.count_shown(document, version)
     return json_response(document, status, headers)
 
+
+def new_resource_attributes(
+    document: object, resource_type: str, *, writable: Sequence[str], read_only: Sequence[str],
+    required: Sequence[str], unknown: str, relationships: str,
+) -> dict[str, Any]:
+    """The attributes of a request document that creates a ``resource_type``, its shape
+    checked, each error on its pointer (§7): ``data`` a resource object of that type, no
+    client-generated ``id`` (``403``), no ``relationships``, no ``read_only`` or unknown
+    attribute, every ``required`` one present. ``unknown`` and ``relationships`` end the
+    details of those two refusals (for example "a file is registered with" and "A new
+    file's")."""
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        raise bad_pointer(
+            "/data", f"'data' must be a resource object of type '{resource_type}'."
+        )
+    if "type" not in data:
+        raise bad_pointer("/data/type", f"'type' is required: '{resource_type}'.")
+    if data["type"] != resource_type:
+        raise ApiError(
+            409, "conflict", f"This endpoint creates resources of type '{resource_type}'.",
+            source={"pointer": "/data/type"},
+        )
+    if "id" in data:
+        raise ApiError(
+            403, "client_generated_id", "Ids are made by the server: leave 'id' out.",
+            source={"pointer": "/data/id"},
+        )
+    if "relationships" in data:
+        raise bad_pointer("/data/relationships", f"{relationships} relationships are set by "
+                                                 "the server.")
+    attributes = data.get("attributes")
+    if not isinstance(attributes, dict):
+        raise bad_pointer("/data/attributes", "'attributes' must be an object.")
+    for name in attributes:
+        pointer = json_pointer("data", "attributes", name)
+        if name in read_only:
+            raise bad_pointer(pointer, f"'{name}' is read-only: it is set by the server.")
+        if name not in writable:
+            raise bad_pointer(pointer, f"Unknown attribute ({unknown} {', '.join(writable)}).")
+    for name in required:
+        if name not in attributes:
+            raise bad_pointer(f"/data/attributes/{name}", f"'{name}' is required.")
+    return attributes

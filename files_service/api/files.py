@@ -12,10 +12,7 @@ from ..errors import Forbidden, ValidationError
 from ..files import delete_file, guess_content_type, register_file
 from ..intake import Intake
 from ..jsonapi import (
-    ApiError,
-    bad_pointer,
     check_content_type,
-    json_pointer,
     unsupported_parameter,
 )
 from ..registry.models import File
@@ -24,7 +21,13 @@ from ..validation import check_file_fields
 from ..versioning import MigrationContext
 from .blueprint import route
 from .context import ApiRequest, current_request
-from .documents import json_response, query_options, request_urls, respond
+from .documents import (
+    json_response,
+    new_resource_attributes,
+    query_options,
+    request_urls,
+    respond,
+)
 from .errors import from_forbidden, from_validation
 from .lookup import missing, owned
 from .negotiation import read_document
@@ -160,39 +163,11 @@ def _upload(api: ApiRequest, content_type: str | None) -> File:
 
 def _register(api: ApiRequest) -> File:
     document = api.config.bundle.upgrade_request(read_document(), api.version, MigrationContext())
-    data = document.get("data")
-    if not isinstance(data, dict):
-        raise bad_pointer("/data", "'data' must be a resource object of type 'file'.")
-    if "type" not in data:
-        raise bad_pointer("/data/type", "'type' is required: 'file'.")
-    if data["type"] != FILE:
-        raise ApiError(
-            409, "conflict", "This endpoint creates resources of type 'file'.",
-            source={"pointer": "/data/type"},
-        )
-    if "id" in data:
-        raise ApiError(
-            403, "client_generated_id", "Ids are made by the server: leave 'id' out.",
-            source={"pointer": "/data/id"},
-        )
-    if "relationships" in data:
-        raise bad_pointer(
-            "/data/relationships", "A new file's relationships are set by the server."
-        )
-    attributes = data.get("attributes")
-    if not isinstance(attributes, dict):
-        raise bad_pointer("/data/attributes", "'attributes' must be an object.")
-    for name in attributes:
-        pointer = json_pointer("data", "attributes", name)
-        if name in READ_ONLY:
-            raise bad_pointer(pointer, f"'{name}' is read-only: it is set by the server.")
-        if name not in WRITABLE:
-            raise bad_pointer(
-                pointer, f"Unknown attribute (a file is registered with {', '.join(WRITABLE)})."
-            )
-    for required in ("filename", "storage-key"):
-        if required not in attributes:
-            raise bad_pointer(f"/data/attributes/{required}", f"'{required}' is required.")
+    attributes = new_resource_attributes(
+        document, FILE, writable=WRITABLE, read_only=READ_ONLY,
+        required=("filename", "storage-key"), unknown="a file is registered with",
+        relationships="A new file's",
+    )
     filename = attributes["filename"]
     try:
         # Decided on the key's spelling alone, before storage is asked anything: the answer

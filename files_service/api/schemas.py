@@ -187,48 +187,28 @@ def head_schemas() -> dict[str, Any]:
         }, "upload-url"),
         "UploadUrl": _resource("upload-url", "file", "UploadUrlAttributes"),
         "UploadUrlDocument": document(schema("UploadUrl"), included=True),
-        "UploadUrlRequestDocument": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "object",
-                    "required": ["type", "attributes"],
-                    "properties": {
-                        "type": {"const": "upload-url"},
-                        "id": False,
-                        "relationships": False,
-                        "attributes": {
-                            "type": "object",
-                            "required": ["filename"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "filename": {"type": "string",
-                                             "description": "1 to 255 bytes of UTF-8."},
-                                "content-type": {
-                                    "type": ["string", "null"],
-                                    "description": "An exact type or a type/* pattern; "
-                                                   "default: any type.",
-                                },
-                                "max-bytes": {
-                                    "type": "integer", "minimum": 1,
-                                    "description": "At most FILES_MAX_UPLOAD_BYTES, which "
-                                                   "is the default; larger is refused.",
-                                },
-                                "metadata": {"type": "object",
-                                             "description": "The file's metadata."},
-                                "url-ttl": {
-                                    **TTL,
-                                    "description": "Seconds the URL lives: default 3600, "
-                                                   "or the principal's file-url-ttl where "
-                                                   "shorter; longer than that is refused.",
-                                },
-                            },
-                        },
-                    },
-                },
+        "UploadUrlRequestDocument": _create_document("upload-url", ["filename"], {
+            "filename": {"type": "string",
+                         "description": "1 to 255 bytes of UTF-8."},
+            "content-type": {
+                "type": ["string", "null"],
+                "description": "An exact type or a type/* pattern; "
+                               "default: any type.",
             },
-        },
+            "max-bytes": {
+                "type": "integer", "minimum": 1,
+                "description": "At most FILES_MAX_UPLOAD_BYTES, which "
+                               "is the default; larger is refused.",
+            },
+            "metadata": {"type": "object",
+                         "description": "The file's metadata."},
+            "url-ttl": {
+                **TTL,
+                "description": "Seconds the URL lives: default 3600, "
+                               "or the principal's file-url-ttl where "
+                               "shorter; longer than that is refused.",
+            },
+        }),
         "Included": {
             "type": "array",
             "items": {"oneOf": [schema("ApiKey"), schema("Organization")]},
@@ -251,43 +231,22 @@ def head_schemas() -> dict[str, Any]:
         "WebhookDocument": document(schema("Webhook"), included=True),
         "OrganizationDocument": document(schema("Organization"), included=True),
         "VersionListDocument": document({"type": "array", "items": schema("Version")}),
-        "RegisterDocument": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "object",
-                    "required": ["type", "attributes"],
-                    "properties": {
-                        "type": {"const": "file"},
-                        # Ids are the server's to make (403), and so are relationships (400).
-                        "id": False,
-                        "relationships": False,
-                        "attributes": {
-                            "type": "object",
-                            "required": ["filename", "storage-key"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "filename": {"type": "string"},
-                                "content-type": {
-                                    "type": "string",
-                                    "description": "Default: guessed from the filename.",
-                                },
-                                "storage-key": {
-                                    "type": "string",
-                                    "description": (
-                                        "Relative to the storage root or prefix, in the "
-                                        "organization's import folder: imports/{organization "
-                                        "id}/… (any other key: 403 forbidden)."
-                                    ),
-                                },
-                                "metadata": {"type": "object"},
-                            },
-                        },
-                    },
-                },
+        "RegisterDocument": _create_document("file", ["filename", "storage-key"], {
+            "filename": {"type": "string"},
+            "content-type": {
+                "type": "string",
+                "description": "Default: guessed from the filename.",
             },
-        },
+            "storage-key": {
+                "type": "string",
+                "description": (
+                    "Relative to the storage root or prefix, in the "
+                    "organization's import folder: imports/{organization "
+                    "id}/… (any other key: 403 forbidden)."
+                ),
+            },
+            "metadata": {"type": "object"},
+        }),
         "Upload": {
             "type": "object",
             "required": ["file"],
@@ -323,6 +282,34 @@ def head_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["errors"],
             "properties": {"errors": {"type": "array", "items": schema("Error")}},
+        },
+    }
+
+
+def _create_document(
+    type_name: str, required: list[str], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """A request document that creates a ``type_name``: ids are the server's to make (403),
+    and so are relationships (400); no attribute but ``properties``."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "type": "object",
+                "required": ["type", "attributes"],
+                "properties": {
+                    "type": {"const": type_name},
+                    "id": False,
+                    "relationships": False,
+                    "attributes": {
+                        "type": "object",
+                        "required": required,
+                        "additionalProperties": False,
+                        "properties": properties,
+                    },
+                },
+            },
         },
     }
 

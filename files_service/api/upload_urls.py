@@ -7,12 +7,12 @@ from __future__ import annotations
 from flask import Response, request
 
 from ..errors import ValidationError
-from ..jsonapi import ApiError, bad_parameter, bad_pointer, check_content_type, json_pointer
+from ..jsonapi import bad_parameter, check_content_type
 from ..upload_urls import mint_upload_url
 from ..versioning import MigrationContext
 from .blueprint import route
 from .context import current_request
-from .documents import query_options, respond
+from .documents import new_resource_attributes, query_options, respond
 from .errors import from_validation
 from .negotiation import read_document
 from .resources import UPLOAD_URL, upload_url_resource
@@ -54,36 +54,7 @@ def create_upload_url() -> Response:
 
 def _attributes(document: object) -> dict[str, object]:
     """The request document's attributes, its shape checked (each error on its pointer)."""
-    data = document.get("data") if isinstance(document, dict) else None
-    if not isinstance(data, dict):
-        raise bad_pointer("/data", "'data' must be a resource object of type 'upload-url'.")
-    if "type" not in data:
-        raise bad_pointer("/data/type", "'type' is required: 'upload-url'.")
-    if data["type"] != UPLOAD_URL:
-        raise ApiError(
-            409, "conflict", "This endpoint creates resources of type 'upload-url'.",
-            source={"pointer": "/data/type"},
-        )
-    if "id" in data:
-        raise ApiError(
-            403, "client_generated_id", "Ids are made by the server: leave 'id' out.",
-            source={"pointer": "/data/id"},
-        )
-    if "relationships" in data:
-        raise bad_pointer(
-            "/data/relationships", "An upload URL's relationships are set by the server."
-        )
-    attributes = data.get("attributes")
-    if not isinstance(attributes, dict):
-        raise bad_pointer("/data/attributes", "'attributes' must be an object.")
-    for name in attributes:
-        pointer = json_pointer("data", "attributes", name)
-        if name in READ_ONLY:
-            raise bad_pointer(pointer, f"'{name}' is read-only: it is set by the server.")
-        if name not in WRITABLE:
-            raise bad_pointer(
-                pointer, f"Unknown attribute (an upload URL takes {', '.join(WRITABLE)})."
-            )
-    if "filename" not in attributes:
-        raise bad_pointer("/data/attributes/filename", "'filename' is required.")
-    return attributes
+    return new_resource_attributes(
+        document, UPLOAD_URL, writable=WRITABLE, read_only=READ_ONLY, required=("filename",),
+        unknown="an upload URL takes", relationships="An upload URL's",
+    )
