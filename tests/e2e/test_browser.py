@@ -12,19 +12,13 @@ Skipped, saying why, only where no Chromium can be found."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import shutil
 import struct
 import subprocess
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,22 +26,11 @@ from files_service.clock import ManualClock
 from files_service.files import store_file
 from files_service.registry.models import ApiKey, File
 from files_service.services import Services
+from tests.browser import Browser, open_browser
 from tests.servers import Server, new_server
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = next(
-    (path for path in (os.environ.get("FILES_TEST_CHROMIUM"), shutil.which("chromium"),
-                       "/usr/bin/chromium", shutil.which("chromium-browser"))
-     if path and os.access(path, os.X_OK)),
-    None,
-)
-# The network is closed: without these Chromium tries outbound connections of its own.
-CHROMIUM_FLAGS = [
-    "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps",
-    "--no-default-browser-check", "--mute-audio",
-]
 ATTACHMENT_NAME = "Résumé \u2013 Zoë\u2019s «plan» ✓.txt"
 VIDEO_SECONDS = 10
 
@@ -87,41 +70,21 @@ def webm(path: Path) -> bytes:
     return path.read_bytes()
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @dataclass
-class Site:
+class Site(Browser):
     """The service, a page origin elsewhere, and Chromium."""
 
     server: Server
     services: Services
     key: ApiKey
     files: dict[str, File]
-    origin: str
-    pages: Path
-    context: Any
 
     def url(self, name: str, **kw: object) -> str:
         return self.services.minter.mint(self.files[name], self.key, **kw).url
 
-    def page(self, html: str) -> Any:
-        """A new tab showing ``html``, served from the other origin."""
-        name = f"page-{time.monotonic_ns()}.html"
-        (self.pages / name).write_text(f"<!doctype html><meta charset=utf-8>{html}")
-        page = self.context.new_page()
-        page.goto(f"{self.origin}/{name}")
-        return page
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium found (Debian package chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
     tmp = tmp_path_factory.mktemp("browser")
     server = new_server(tmp)
     services = server.services()
@@ -139,31 +102,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     server.start(workers=2)
 
-    pages = tmp / "pages"
-    pages.mkdir()
-    handler = functools.partial(_Quiet, directory=str(pages))
-    origin_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=origin_server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{origin_server.server_address[1]}"
-
-    args = [*CHROMIUM_FLAGS]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=CHROMIUM, headless=True, args=args,
-                accept_downloads=True,
-            )
-            try:
-                yield Site(server, services, key, files, origin, pages, context)
-            finally:
-                context.close()
+        with open_browser(tmp, accept_downloads=True) as browser:
+            yield Site(**vars(browser), server=server, services=services, key=key, files=files)
     finally:
-        origin_server.shutdown()
-        origin_server.server_close()
-        thread.join(timeout=10)
         services.close()
         server.stop()
 

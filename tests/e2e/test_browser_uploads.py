@@ -13,12 +13,7 @@ Skipped, saying why, only where no Chromium can be found."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +25,7 @@ import pytest
 from files_service.registry.models import ApiKey
 from files_service.services import Services
 from files_service.upload_urls import mint_upload_url
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS, _Quiet
+from tests.browser import Browser, open_browser
 from tests.servers import Server, new_server
 
 pytestmark = pytest.mark.e2e
@@ -51,35 +46,20 @@ PAGE_CONTENT = f"""() => {{
 
 
 @dataclass
-class Site:
+class Site(Browser):
     """The service, a page origin elsewhere, and Chromium."""
 
     server: Server
     services: Services
     key: ApiKey
-    origin: str
-    pages: Path
-    context: Any
 
     def upload_url(self, filename: str, **kwargs: Any) -> str:
         return mint_upload_url(self.services, self.key, self.key, filename=filename,
                                **kwargs).url
 
-    def page(self, html: str) -> Any:
-        """A new tab showing ``html``, served from the other origin."""
-        name = f"page-{time.monotonic_ns()}.html"
-        (self.pages / name).write_text(f"<!doctype html><meta charset=utf-8>{html}")
-        page = self.context.new_page()
-        page.goto(f"{self.origin}/{name}")
-        return page
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium found (Debian package chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
     tmp = tmp_path_factory.mktemp("browser-uploads")
     server = new_server(tmp)
     services = server.services()
@@ -87,30 +67,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     key, _ = services.registry.create_api_key(org.id, name="browser", api_version="2025-06-01")
     server.start(workers=2)
 
-    pages = tmp / "pages"
-    pages.mkdir()
-    handler = functools.partial(_Quiet, directory=str(pages))
-    origin_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=origin_server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{origin_server.server_address[1]}"
-
-    args = [*CHROMIUM_FLAGS]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=CHROMIUM, headless=True, args=args,
-            )
-            try:
-                yield Site(server, services, key, origin, pages, context)
-            finally:
-                context.close()
+        with open_browser(tmp) as browser:
+            yield Site(**vars(browser), server=server, services=services, key=key)
     finally:
-        origin_server.shutdown()
-        origin_server.server_close()
-        thread.join(timeout=10)
         services.close()
         server.stop()
 

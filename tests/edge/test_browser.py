@@ -6,26 +6,19 @@ preflight, and a revoked key's URL fails in the page once the edge's cache lets 
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from files_service.registry.models import File
+from tests.browser import Browser, open_browser
 from tests.e2e.test_browser import (
     ATTACHMENT_NAME,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     VIDEO_SECONDS,
-    _Quiet,
     png,
     webm,
 )
@@ -37,19 +30,10 @@ CACHE_SECONDS = 2
 
 
 @dataclass
-class Site:
+class Site(Browser):
     stack: Stack
     files: dict[str, File]
-    origin: str
-    pages: Path
-    context: Any
 
-    def page(self, html: str) -> Any:
-        name = f"page-{time.monotonic_ns()}.html"
-        (self.pages / name).write_text(f"<!doctype html><meta charset=utf-8>{html}")
-        page = self.context.new_page()
-        page.goto(f"{self.origin}/{name}")
-        return page
 
     def tiers(self, path: str) -> list[str]:
         """The tier that answered each logged request for ``path``."""
@@ -60,10 +44,6 @@ class Site:
 @pytest.fixture(scope="module")
 def site(stacks: Callable[..., Stack], tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium found (Debian package chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
     tmp = tmp_path_factory.mktemp("browser")
     stack = stacks(FILES_REGISTRY_CACHE_SECONDS=str(CACHE_SECONDS), workers=2)
     contents = {
@@ -74,30 +54,8 @@ def site(stacks: Callable[..., Stack], tmp_path_factory: pytest.TempPathFactory
     }
     files = {name: stack.store(name, content, kind)
              for name, (content, kind) in contents.items()}
-    pages = tmp / "pages"
-    pages.mkdir()
-    origin_server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(pages)))
-    thread = threading.Thread(target=origin_server.serve_forever, daemon=True)
-    thread.start()
-    args = [*CHROMIUM_FLAGS]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=CHROMIUM, headless=True, args=args,
-                accept_downloads=True,
-            )
-            try:
-                yield Site(stack, files, f"http://127.0.0.1:{origin_server.server_address[1]}",
-                           pages, context)
-            finally:
-                context.close()
-    finally:
-        origin_server.shutdown()
-        origin_server.server_close()
-        thread.join(timeout=10)
+    with open_browser(tmp, accept_downloads=True) as browser:
+        yield Site(**vars(browser), stack=stack, files=files)
 
 
 def test_an_image_renders(site: Site) -> None:
