@@ -34,7 +34,7 @@ run: install
 test: install-dev
 	$(BIN)/pytest
 
-# ruff over everything, mypy (strict, setup.cfg) over the package.
+# ruff over everything, mypy (strict, setup.cfg) over the package and bench/.
 lint: install-dev
 	$(BIN)/ruff check files_service tests bench
 	$(BIN)/mypy

@@ -66,7 +66,7 @@ class RunConfig:
 
 
 # --quick: a smoke run.
-SMOKE = dict(quick=True, runs=1, load_runs=1, wrk_seconds=1, medium_size=64 * KIB,
+SMOKE: dict[str, Any] = dict(quick=True, runs=1, load_runs=1, wrk_seconds=1, medium_size=64 * KIB,
              big_size=8 * MIB, s3_big_size=8 * MIB, inproc_seconds=0.02, inproc_rounds=1,
              batch_size=10, profile_seconds=2)
 
@@ -219,17 +219,17 @@ def wrk_rounds(lab: Any, config: RunConfig, result: FamilyResult,
         for (server, label), url in urls.items():
             with cpu_used([lab.pid(m) for m in (masters or {}).get(server, [])]) as cpu:
                 got = config.load(url)
-            figures = got.as_run()
+            figures: dict[str, Any] = got.as_run()
             if masters:  # CPU per request of the server and of wrk, the server's cores busy
                 requests = max(got.requests, 1)
                 figures.update(server_cpu_us=cpu["server"] / requests * 1e6,
                                wrk_cpu_us=cpu["client"] / requests * 1e6,
                                server_cores=cpu["server"] / got.seconds,
                                busiest_worker_share=cpu["busiest_share"])
-            size = human(lab.size_of(label))
-            result.measurement(f"{server}.{label}", f"{labels[server]}, {size}", "req/s").add(
+            shown = human(lab.size_of(label))
+            result.measurement(f"{server}.{label}", f"{labels[server]}, {shown}", "req/s").add(
                 figures)
-            log(f"  run {number + 1}: {server:<9} {size:>7} {got.rps:9.0f} req/s  "
+            log(f"  run {number + 1}: {server:<9} {shown:>7} {got.rps:9.0f} req/s  "
                 f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms" + (
                     f"  server CPU {figures['server_cpu_us']:6.0f} µs/req "
                     f"({figures['server_cores']:.2f} cores, busiest worker "

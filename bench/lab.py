@@ -69,7 +69,7 @@ class Dataset:
         key = self.cli.cli_json("keys", "create", "--org", self.org_id, "--name", "bench")
         self.key_id, self.key_secret = key["id"], key["secret"]
 
-    def env(self, port: int = 0, **more: str) -> dict[str, str]:
+    def env(self, port: int = 0, /, **more: str) -> dict[str, str]:
         """The settings of a server of this data set on ``port`` (0: the CLI's)."""
         return servers.server_env(self.root, port, FILES_ENV="development",
                                   FILES_SIGNING_KEYS=f"bench:{SIGNING_SECRET}",
@@ -255,7 +255,8 @@ class Lab:
         ``nginx`` (secure_link), ``edge`` or ``edge_cold`` (the front tier)."""
         stored = self.local_file(label)
         if server in ("stream", "edge", "edge_cold"):
-            return getattr(self, server).base + stored.url_path
+            running: Server = getattr(self, server)
+            return running.base + stored.url_path
         if server == "accel":
             return self.nginx[1] + stored.url_path
         if server == "naive":

@@ -110,7 +110,7 @@ def paired_ratio(
     nums = [r.get(metric) for r in numerator["runs"]]
     dens = [r.get(metric) for r in denominator["runs"]]
     if nums and len(nums) == len(dens) and all(nums) and all(dens):
-        return statistics.median(n / d for n, d in zip(nums, dens, strict=True))
+        return float(statistics.median(n / d for n, d in zip(nums, dens, strict=True)))
     n, d = numerator["median"].get(metric), denominator["median"].get(metric)
     return n / d if n and d else None
 

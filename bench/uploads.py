@@ -18,6 +18,7 @@ import json
 import secrets
 import statistics
 import time
+from collections.abc import Callable
 
 from bench.common import GIB, MIB, FamilyResult, RunConfig, log
 from bench.lab import Lab
@@ -115,7 +116,7 @@ def minting(server: Server, secret: str, file_id: str, config: RunConfig,
     a keep-alive connection each, in alternating rounds."""
     requests = 20 if config.quick else 200
     document = mint_document("quarterly-report-2026-final-version-A.pdf")
-    calls = {
+    calls: dict[str, Callable[[http.client.HTTPConnection], tuple[int, bytes, float]]] = {
         "mint.upload_url": lambda conn: send(server, "POST", "/api/v1/upload-urls", secret,
                                              content_type=JSON_API, head=document, conn=conn),
         "mint.download_url": lambda conn: send(server, "GET", f"/api/v1/files/{file_id}",

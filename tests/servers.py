@@ -173,8 +173,9 @@ class Server:
             raise AssertionError(f"files-service {' '.join(args)} failed:\n{result.stderr}")
         return result
 
-    def cli_json(self, *args: str, timeout: float = 120) -> dict:
-        return json.loads(self.cli(*args, "--json", timeout=timeout).stdout)
+    def cli_json(self, *args: str, timeout: float = 120) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.cli(*args, "--json", timeout=timeout).stdout)
+        return document
 
     def start(self, workers: int = 1, *, wsgi: str | None = None,
               options: Sequence[str] = ()) -> None:
@@ -356,6 +357,7 @@ def start_edge(prefix: Path, env: dict[str, str], *args: str) -> Edge:
     # folders (an operator gives nginx a user of their own).
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     log = prefix / "stderr.log"
+    assert NGINX is not None, "the front tier needs Debian's nginx"
     proc = spawn([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", directives],
                  log)
     edge = Edge(prefix, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", proc)

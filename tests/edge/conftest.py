@@ -22,7 +22,7 @@ import pytest
 from files_service.clock import Clock
 from files_service.files import store_file
 from files_service.redact import TOKEN_PATTERN
-from files_service.registry.models import ApiKey, File, Organization
+from files_service.registry.models import ApiKey, File, Organization, Principal
 from files_service.services import Services
 from files_service.storage import S3Storage
 from tests import servers
@@ -73,7 +73,7 @@ class Stack:
             content_type=content_type,
         )
 
-    def url(self, file: File, *, key: ApiKey | None = None, **kw: Any) -> str:
+    def url(self, file: File, *, key: Principal | None = None, **kw: Any) -> str:
         """A URL minted for ``file`` (by the stack's key), pointing at the edge."""
         url = self.services.minter.mint(file, key or self.key, **kw).url
         self.remember(url)

@@ -277,7 +277,7 @@ def fill(value: str, file: File) -> str:
 def send(base: str, method: str, target: str,
          headers: tuple[tuple[str, str], ...]) -> tuple[int, list[tuple[str, str]], bytes]:
     parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
         for name, value in headers:
