@@ -96,7 +96,9 @@ def json_object(raw: bytes, pointer: str, *, not_json: str, not_object: str) -> 
     """``raw`` parsed as a UTF-8 JSON object; a 400 pointing at ``pointer`` otherwise."""
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    # ValueError: JSONDecodeError, and also a number longer than Python's int limit (4300
+    # digits), which json raises as a plain ValueError.
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad_pointer(pointer, not_json) from None
     if not isinstance(value, dict):
         raise bad_pointer(pointer, not_object)

@@ -36,6 +36,22 @@ def test_415_for_a_content_type_we_do_not_take(api: ApiClient, content_type):
     assert error_of(response)["source"] == {"header": "Content-Type"}
 
 
+@pytest.mark.parametrize("path", ["/api/v1/files", "/api/v1/upload-urls"])
+@pytest.mark.parametrize("where", ["attribute", "metadata"])
+def test_a_number_past_pythons_int_limit_is_a_400(api: ApiClient, path, where):
+    # json refuses integers of more than 4,300 digits with a plain ValueError, not a
+    # JSONDecodeError: it is a malformed document all the same, never a 500.
+    huge = "9" * 5000
+    value = ('"max-bytes": ' + huge if where == "attribute"
+             else '"metadata": {"n": ' + huge + "}")
+    kind = "file" if path.endswith("files") else "upload-url"
+    body = ('{"data": {"type": "' + kind + '", "attributes": {"filename": "a.txt", '
+            + value + "}}}").encode()
+    response = api.post(path, data=body, headers={"Content-Type": JSON_API})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert error_of(response)["source"] == {"pointer": ""}
+
+
 def test_a_profile_parameter_is_fine(api: ApiClient, services: Services, world: World):
     services.storage.write(f"imports/{world.org.id}/p.txt", iter([b"p"]))
     body = json.dumps({"data": {"type": "file", "attributes": {
