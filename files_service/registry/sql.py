@@ -408,7 +408,7 @@ class Registry:
         """Keep the ``metadata`` of an upload URL of ``org_id`` bound to ``file_id`` until
         the upload comes; the row goes a day after the URL's expiry (``expires_at``)."""
         text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
-        with transaction(self._engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             self._prune_upload_urls(conn)
             conn.execute(insert(upload_urls).values(
                 file_id=check_file_id(file_id), organization_id=org_id, metadata_json=text,
@@ -417,7 +417,7 @@ class Registry:
 
     def upload_metadata(self, file_id: str) -> dict[str, Any]:
         """The metadata kept for the upload URL bound to ``file_id`` (``{}`` for none)."""
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             text = conn.execute(
                 select(upload_urls.c.metadata_json).where(upload_urls.c.file_id == file_id)
             ).scalar()
@@ -426,7 +426,7 @@ class Registry:
     def upload_url_used(self, file_id: str) -> bool:
         """Whether the upload URL bound to ``file_id`` has made its file (which may since
         have been deleted)."""
-        with transaction(self._engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             return _exists(conn, files.c.id == file_id) or _used(conn, file_id)
 
     def _mark_used(self, conn: Connection, org_id: str, file_id: str, expires_at: float) -> None:
