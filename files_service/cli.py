@@ -586,7 +586,7 @@ def upload_url(
     from .registry.models import ACTIVE, ApiKey, Webhook
     from .timefmt import iso
     from .upload_urls import mint_upload_url
-    from .validation import validate_ttl
+    from .validation import validate_ttl, whole_number
 
     if (key_id is None) == (webhook_id is None):
         raise click.UsageError("give exactly one of --key or --webhook")
@@ -598,9 +598,9 @@ def upload_url(
     requested = None if ttl is None else validate_ttl(ttl, "--ttl")
     size: int | None = None
     if max_bytes is not None:
-        if not max_bytes.isascii() or not max_bytes.isdigit():
+        size = whole_number(max_bytes)
+        if size is None:
             raise ValidationError("--max-bytes", "must be a whole number of bytes")
-        size = int(max_bytes)
     services = obj.services()
     principal = services.registry.get_principal(principal_id, kind)
     if principal.status != ACTIVE:

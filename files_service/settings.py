@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from .errors import SettingsError
 from .ratelimit import RateLimit, parse_rate_limit
 from .tokens import SigningKey
+from .validation import whole_number
 from .versioning.resolve import VersionDates, parse_version_dates
 
 ENVIRONMENTS = ("development", "production")
@@ -273,9 +274,9 @@ class _Reader:
         value = self.raw(name)
         if value is None:
             return default
-        if not value.isascii() or not value.isdigit():
+        number = whole_number(value)
+        if number is None:
             raise SettingsError(name, f"must be a whole number from {low} to {high}")
-        number = int(value)
         if not low <= number <= high:
             raise SettingsError(name, f"must be from {low} to {high}; got {number}")
         return number

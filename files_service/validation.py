@@ -13,6 +13,7 @@ from .limits import MAX_FILE_URL_TTL
 MAX_FILENAME_BYTES = 255
 MAX_METADATA_BYTES = 16 * 1024
 MAX_STORAGE_QUOTA = 2**63 - 1  # what a BIGINT holds
+MAX_DIGITS = 20  # more than any limit of ours needs (2**64 has 20)
 
 
 def validate_filename(filename: object, field: str = "filename") -> str:
@@ -46,15 +47,22 @@ def _first_control(text: str) -> str | None:
     return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` (spaces around it aside) as a whole number in ASCII digits; ``None`` where it
+    is none, or has more than ``MAX_DIGITS`` digits (which no limit of ours admits, and which
+    ``int()`` refuses past 4,300 with an error of its own)."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_DIGITS:
+        return None
+    return int(text)
+
+
 def validate_ttl(value: object, field: str = "file-url-ttl") -> int:
     """A whole number of seconds from 1 to 86400; anything else is refused, never clamped."""
     if isinstance(value, bool):
         raise ValidationError(field, "must be a whole number of seconds")
     if isinstance(value, str):
-        text = value.strip()
-        if not text.isascii() or not text.isdigit():
-            raise ValidationError(field, "must be a whole number of seconds from 1 to 86400")
-        value = int(text)
+        value = whole_number(value)
     if not isinstance(value, int):
         raise ValidationError(field, "must be a whole number of seconds from 1 to 86400")
     if not 1 <= value <= MAX_FILE_URL_TTL:
@@ -70,10 +78,7 @@ def validate_quota(value: object, field: str = "storage-quota") -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
         return None
     if isinstance(value, str):
-        text = value.strip()
-        if not text.isascii() or not text.isdigit():
-            raise ValidationError(field, "must be a whole number of bytes, or none")
-        value = int(text)
+        value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, "must be a whole number of bytes, or none")
     if not 0 <= value <= MAX_STORAGE_QUOTA:

@@ -193,7 +193,7 @@ def test_keys_and_webhooks_do_not_mix(run: Run) -> None:
         "status"] == "active"
 
 
-@pytest.mark.parametrize("ttl", ["0", "86401", "-5", "6h", "1.5"])
+@pytest.mark.parametrize("ttl", ["0", "86401", "-5", "6h", "1.5", "9" * 5000])
 @pytest.mark.parametrize("group", ["keys", "webhooks"])
 def test_bad_ttl_is_refused_not_clamped(run: Run, group: str, ttl: str) -> None:
     org = as_json(run("orgs", "create", "Acme", "--json"))
@@ -550,7 +550,7 @@ def test_orgs_set_quota_bounds_what_an_organization_stores(run: Run, tmp_path: P
     assert (lifted["storage-quota"], lifted["storage-used"]) == (None, 1200)
 
 
-@pytest.mark.parametrize("quota", ["1.5", "10GB", "", "١٢", str(2**63)])
+@pytest.mark.parametrize("quota", ["1.5", "10GB", "", "١٢", str(2**63), "9" * 5000])
 def test_orgs_set_quota_refuses_what_is_no_number_of_bytes(run: Run, quota: str) -> None:
     org = as_json(run("orgs", "create", "Acme", "--json"))
     assert "BYTES" in one_line_error(run("orgs", "set-quota", org["id"], quota, ok=False))
@@ -617,6 +617,8 @@ def test_upload_url_for_a_webhook_makes_a_file_without_creator(
     (("--filename", "a", "--content-type", "image"), "--content-type"),
     (("--filename", "a", "--max-bytes", "0"), "--max-bytes"),
     (("--filename", "a", "--max-bytes", "x"), "--max-bytes"),
+    (("--filename", "a", "--max-bytes", "9" * 5000), "--max-bytes"),
+    (("--filename", "a", "--ttl", "9" * 5000), "--ttl"),
     (("--filename", "a", "--ttl", "21601"), "--ttl"),
 ])
 def test_upload_url_refuses_bad_options_in_one_line(

@@ -40,6 +40,8 @@ def test_defaults_are_the_embedded_ones():
         ({"FILES_DELIVRY": "stream"}, "FILES_DELIVRY"),  # a typo is not silently ignored
         ({"FILES_WORKERS": "0"}, "FILES_WORKERS"),
         ({"FILES_WORKERS": "four"}, "FILES_WORKERS"),
+        # Past int()'s own limit of 4,300 digits: the same one-line refusal, no traceback.
+        ({"FILES_MAX_UPLOAD_BYTES": "9" * 5000}, "FILES_MAX_UPLOAD_BYTES"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env, name):
