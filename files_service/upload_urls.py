@@ -19,7 +19,7 @@ from .ids import new_id
 from .limits import MAX_FILE_URL_TTL
 from .registry.models import ApiKey, Principal
 from .services import Services
-from .validation import validate_filename, validate_metadata
+from .validation import media_essence, validate_filename, validate_metadata
 
 DEFAULT_UPLOAD_URL_TTL = 3600
 
@@ -54,10 +54,11 @@ def type_allowed(rule: str | None, content_type: str) -> bool:
     """Whether a file of ``content_type`` (parameters allowed) is one ``rule`` takes."""
     if rule is None:
         return True
-    essence = content_type.split(";", 1)[0].strip().lower()
-    if rule.endswith("/*"):
-        return essence.partition("/")[0] == rule[:-2] and "/" in essence
-    return essence == rule
+    parsed = media_essence(content_type)  # one type, or none: never a list that hides another
+    if parsed is None:
+        return False
+    top, sub = parsed
+    return top == rule[:-2] if rule.endswith("/*") else f"{top}/{sub}" == rule
 
 
 def check_max_bytes(value: object, limit: int, field: str = "max-bytes") -> int:

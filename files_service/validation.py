@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,21 @@ def _first_control(text: str) -> str | None:
     if text.isascii():  # the common case: only C0 controls and DEL to look for
         return next((c for c in text if c < " " or c == "\x7f"), None)
     return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+
+
+# A type or subtype name: RFC 9110 token characters, lower-cased, "*" left out on purpose.
+_NAME = r"[!#$%&'+.^_`|~0-9a-z-]+"
+_ESSENCE = re.compile(rf"({_NAME})/({_NAME})")
+
+
+def media_essence(content_type: str) -> tuple[str, str] | None:
+    """The type and subtype of ``content_type`` (lower-cased, parameters left out); ``None``
+    where it is not exactly one media type: a comma makes a list, of which browsers take the
+    last (``image/png; a=b,text/html`` is HTML to them)."""
+    if "," in content_type:
+        return None
+    match = _ESSENCE.fullmatch(content_type.split(";", 1)[0].strip().lower())
+    return None if match is None else (match.group(1), match.group(2))
 
 
 def whole_number(text: str) -> int | None:

@@ -24,7 +24,8 @@ browsers sniff into HTML (``unknown/unknown``, ``application/unknown``, ``*/*``)
 from __future__ import annotations
 
 import functools
-import re
+
+from ..validation import media_essence
 
 __all__ = ["INERT_TOP_LEVEL_TYPES", "INERT_TYPES", "is_inert"]
 
@@ -42,22 +43,17 @@ INERT_TYPES = frozenset({
     "application/msword",
 })
 
-# A type or subtype name: RFC 9110 token characters, lower-cased, "*" left out on purpose.
-_NAME = r"[!#$%&'+.^_`|~0-9a-z-]+"
-_ESSENCE = re.compile(rf"({_NAME})/({_NAME})")
 
 
 @functools.lru_cache(maxsize=1024)
 def is_inert(content_type: str) -> bool:
     """Whether a browser shown ``content_type`` (a file's ``Content-Type``) runs no script
     from the response, whatever its bytes (see the module docstring for the list)."""
-    if "," in content_type:
+    parsed = media_essence(content_type)
+    if parsed is None:
         return False
-    essence = content_type.split(";", 1)[0].strip().lower()
-    match = _ESSENCE.fullmatch(essence)
-    if match is None:
-        return False
-    top, sub = match.groups()
+    top, sub = parsed
+    essence = f"{top}/{sub}"
     if sub.endswith("+xml"):
         return False
     return (

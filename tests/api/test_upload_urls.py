@@ -352,6 +352,10 @@ def test_the_quota_applies(stack: Stack):
     ("image/png", "image/png", 201),
     ("image/png", "image/jpeg", 415),
     (None, "text/plain; charset=utf-8", 201),
+    # A list of types, of which browsers take the last, never passes a rule.
+    ("image/png", "image/png; a=b,text/html", 415),
+    ("image/*", "image/png,text/html", 415),
+    ("image/*", "image/png/x", 415),
 ])
 def test_the_type_rule_on_put(api: ApiClient, rule: str | None, sent: str, status: int):
     attributes = minted_url(api, **{"filename": "pic.png", "content-type": rule})
