@@ -380,13 +380,16 @@ class Registry:
             "created_at": self._now_micros(),
         }
         with self._transaction(write=True) as conn:
-            _check_quota(conn, org_id, size)
+            quota = _lock_organization(conn, org_id)
             if created_by is not None:
                 key = _one(conn, api_keys, created_by, "api-key")
                 if key["organization_id"] != org_id:
                     raise NotFound("api-key", created_by)
+            # Before the quota: the second of two uploads racing with one upload URL is told
+            # the URL is used, whatever the first's bytes did to the quota.
             if _exists(conn, files.c.id == new_file_id) or _used(conn, new_file_id):
                 raise FileIdTaken(new_file_id)
+            _check_quota(conn, org_id, quota, size)
             if _exists(conn, files.c.storage_key == storage_key):
                 raise ValidationError("storage-key", "is already registered as another file")
             try:
@@ -567,11 +570,11 @@ _ORGANIZATIONS = select(organizations, _storage_used(organizations.c.id).label("
 file sizes."""
 
 
-def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
-    """Lock the organization's row until the transaction ends and refuse ``byte_size`` more
-    bytes past its quota (``QuotaExceeded``); ``NotFound`` for no such organization.
+def _lock_organization(conn: Connection, org_id: str) -> int | None:
+    """Lock the organization's row until the transaction ends, and return its quota
+    (``None``: none); ``NotFound`` for no such organization.
 
-    The lock makes the check and the insert after it one step: a racing transaction waits
+    The lock makes the checks and the insert after it one step: a racing transaction waits
     here until this one has committed its file (PostgreSQL's ``FOR UPDATE``; on SQLite the
     write transaction, begun IMMEDIATE, already holds the database), and then counts it."""
     row = conn.execute(
@@ -581,7 +584,12 @@ def _check_quota(conn: Connection, org_id: str, byte_size: int) -> None:
     ).first()
     if row is None:
         raise NotFound("organization", org_id)
-    quota = row.storage_quota
+    return row.storage_quota  # type: ignore[no-any-return]
+
+
+def _check_quota(conn: Connection, org_id: str, quota: int | None, byte_size: int) -> None:
+    """Refuse ``byte_size`` more bytes past ``quota`` (``QuotaExceeded``), the organization's
+    row locked (``_lock_organization``)."""
     if quota is None:
         return
     used = int(conn.execute(select(_storage_used(org_id))).scalar_one())

@@ -79,6 +79,17 @@ def test_a_file_id_is_taken_once(registry: Registry):
     assert not registry.upload_url_used(new_id("file"))
 
 
+def test_a_second_use_at_the_quota_is_told_the_url_is_used(registry: Registry):
+    # The first upload took the quota's last byte: the second, of the same file id, is a
+    # second use of its URL (409 upload_url_used), not a file past the quota.
+    org = registry.create_organization("Acme")
+    registry.set_storage_quota(org.id, 1)
+    file_id = new_id("file")
+    add(registry, org.id, file_id, f"{org.id}/{file_id}.a", expires_at=9e9)
+    with pytest.raises(FileIdTaken):
+        add(registry, org.id, file_id, f"{org.id}/{file_id}.b", expires_at=9e9)
+
+
 def test_racing_inserts_of_one_file_id_let_one_in(make_registry: Callable[..., Registry]):
     setup = make_registry()
     setup.init()
