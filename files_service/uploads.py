@@ -220,12 +220,12 @@ def _take(services: Services, claims: UploadClaims) -> File:
     with Intake(services, claims.organization_id, max_bytes=limit, file_id=claims.file_id,
                 storage_key=key) as intake:
         if multipart:
+            intake.refuse_declared(request.content_length, framing=MAX_FRAMING_BYTES)
             form = MultipartUpload(request.stream, boundary_of(request.headers["Content-Type"]))
             head = form.read_head()
             if head.metadata is not None:
                 raise _no_metadata_part()
             content_type = _file_type(head.content_type, claims, "part")
-            intake.refuse_declared(request.content_length, framing=MAX_FRAMING_BYTES)
             intake.write(form.file_chunks())
             if form.metadata is not None:
                 raise _no_metadata_part()

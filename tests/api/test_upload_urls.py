@@ -325,6 +325,16 @@ def test_max_bytes_before_and_during_the_transfer(stack: Stack):
     assert chunked.position < 6 * MiB
     form = post_form(stack.api, attributes["url"], b"x" * (5 * MiB + 2))
     assert form.status_code == 413
+    # A form declared too large is refused before its head is read, as a raw body is.
+    declared_form = GeneratedBody(
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n',
+        6 * MiB, b"\r\n--B--\r\n")
+    response = browser(stack.api).request(
+        "POST", path_of(attributes["url"]), environ_overrides={
+            "wsgi.input": declared_form, "CONTENT_LENGTH": str(declared_form.length),
+            "CONTENT_TYPE": "multipart/form-data; boundary=B"})
+    assert response.status_code == 413
+    assert declared_form.position == 0
     assert stack.objects() == objects and stack.rows() == rows and stack.leftovers() == []
     # Exactly the limit, in a form whose framing comes on top: taken.
     assert post_form(stack.api, attributes["url"], b"x" * (5 * MiB + 1)).status_code == 201
