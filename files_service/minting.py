@@ -23,7 +23,7 @@ def style_for_version(version: str) -> str:
     return LEGACY if version < CURRENT_STYLE_SINCE else CURRENT
 
 
-def effective_ttl(principal: Principal, requested: int | None, field: str = "url-ttl") -> int:
+def effective_ttl(principal: Principal, requested: object, field: str = "url-ttl") -> int:
     """The principal's ``file-url-ttl``, or shorter where asked. Longer is refused, never
     clamped: a caller that asked for a day and silently got six hours would be surprised."""
     if requested is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ValidationError
 from .ids import new_id
-from .limits import MAX_FILE_URL_TTL
+from .minting import effective_ttl
 from .registry.models import ApiKey, Principal
 from .services import Services
 from .validation import media_essence, validate_filename, validate_metadata
@@ -81,17 +81,7 @@ def upload_ttl(principal: Principal, value: object, field: str = "url-ttl") -> i
     refused, never clamped."""
     if value is None:
         return min(DEFAULT_UPLOAD_URL_TTL, principal.file_url_ttl)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FILE_URL_TTL:
-        raise ValidationError(
-            field, f"must be a whole number of seconds from 1 to {MAX_FILE_URL_TTL}"
-        )
-    if value > principal.file_url_ttl:
-        raise ValidationError(
-            field,
-            f"may not exceed the file-url-ttl of {principal.id} "
-            f"({principal.file_url_ttl} seconds); ask for {principal.file_url_ttl} or less",
-        )
-    return value
+    return effective_ttl(principal, value, field)
 
 
 def mint_upload_url(

@@ -145,7 +145,7 @@ def upload(token: str) -> Response:
 
 def _claims(services: Services, token: str) -> UploadClaims:
     try:
-        return services.upload_tokens.verify(token)
+        claims = services.upload_tokens.verify(token)
     except TokenExpired as exc:
         services.metrics.auth_failures.labels("expired_token").inc()
         raise refusal(
@@ -155,6 +155,10 @@ def _claims(services: Services, token: str) -> UploadClaims:
     except TokenError as exc:
         services.metrics.auth_failures.labels(exc.code).inc()
         raise refusal(403, exc.code) from None
+    # Counted with the download tokens' verifications: an operator drops an old signing key
+    # once its count stops rising (docs/tokens.md), and live upload URLs use it too.
+    services.metrics.token_verifications.labels(claims.kid).inc()
+    return claims
 
 
 def _principal(services: Services, claims: UploadClaims) -> Principal:

@@ -15,6 +15,7 @@ from flask import Flask
 from files_service import get_services
 from files_service.registry import Registry
 from files_service.settings import SigningKey
+from files_service.upload_urls import mint_upload_url
 from tests.conftest import World, make_world
 
 OLD = SigningKey("k1", b"old-signing-secret-of-32-bytes!!!")
@@ -100,3 +101,20 @@ def test_verifications_are_counted_by_key_id(make_app, base_settings, clock):
     assert 'files_token_verifications_total{kid="k1"} 1.0' in scrape
     assert world.secret not in scrape
     assert old_url.split("access_token=")[1] not in scrape
+
+
+def test_upload_urls_count_as_verifications_of_their_key(make_app, base_settings, clock):
+    # A live upload URL signed by the old key keeps it busy: its count must rise too, or an
+    # operator would drop the key under it.
+    app = make_app(signing_keys=(NEW, OLD))
+    services = get_services(app)
+    world = make_world(services)
+    old_services = get_services(make_app(registry=services.registry, signing_keys=(OLD,)))
+    minted = mint_upload_url(old_services, world.key, world.key, filename="late.txt")
+    client = app.test_client()
+    response = client.put(urlsplit(minted.url).path, data=b"hello",
+                          headers={"Content-Type": "text/plain"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert 'files_token_verifications_total{kid="k1"} 1.0' in scrape
+    assert urlsplit(minted.url).path.rsplit("/", 1)[1] not in scrape
