@@ -66,6 +66,10 @@ _MAX_ECHOED_HEADERS = 16
 _MAX_HEADER_NAME = 64
 
 
+NO_STALE = "stale-while-revalidate=0, stale-if-error=0"
+"""What a public answer adds so that no shared cache serves it stale once the token is dead."""
+
+
 def cache_control(expires_at: int | None, now: float, *, mode: str = "private") -> str:
     """The ``Cache-Control`` value for a download whose URL expires at ``expires_at``.
 
@@ -74,9 +78,10 @@ def cache_control(expires_at: int | None, now: float, *, mode: str = "private") 
     :param now: the server's clock, Unix seconds.
     :param mode: ``"private"`` (browsers only) or ``"public"`` (shared caches and CDNs too,
         ``FILES_CDN_CACHE=public``); anything else is a ``ValueError``.
-    :return: ``private, max-age=N`` or ``public, max-age=N, s-maxage=N`` where N is the whole
-        seconds left, rounded down so no cache outlives the URL; ``no-store`` when none are
-        left (a response served inside the clock leeway after expiry).
+    :return: ``private, max-age=N`` or ``public, max-age=N, s-maxage=N`` and ``NO_STALE``,
+        where N is the whole seconds left, rounded down so no cache outlives the URL;
+        ``no-store`` when none are left (a response served inside the clock leeway after
+        expiry).
     """
     if mode not in CACHE_MODES:
         raise ValueError(f"cache mode must be one of {CACHE_MODES}, not {mode!r}")
@@ -87,8 +92,9 @@ def cache_control(expires_at: int | None, now: float, *, mode: str = "private") 
         return "no-store"
     if mode == "public":
         # s-maxage too, so a CDN that has its own default for shared caching still stops at
-        # the expiry.
-        return f"public, max-age={remaining}, s-maxage={remaining}"
+        # the expiry; and no serving stale past it either (SPEC §4: Varnish's grace period
+        # and other stale-while-revalidate or stale-if-error defaults obey these).
+        return f"public, max-age={remaining}, s-maxage={remaining}, {NO_STALE}"
     return f"private, max-age={remaining}"
 
 

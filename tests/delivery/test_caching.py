@@ -24,7 +24,8 @@ NOW = 1_700_000_000.25
     ("expires_at", "now", "mode", "expected"),
     [
         (1_700_021_600, NOW, "private", "private, max-age=21599"),
-        (1_700_021_600, NOW, "public", "public, max-age=21599, s-maxage=21599"),
+        (1_700_021_600, NOW, "public",
+         "public, max-age=21599, s-maxage=21599, stale-while-revalidate=0, stale-if-error=0"),
         (1_700_000_100, 1_700_000_000.0, "private", "private, max-age=100"),
         (1_700_000_001, NOW, "private", "no-store"),  # 0.75 s left: less than a whole second
         (1_700_000_000, NOW, "public", "no-store"),  # inside the clock leeway after expiry

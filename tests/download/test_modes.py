@@ -17,6 +17,7 @@ from flask import Flask
 
 from files_service import get_services
 from files_service.clock import ManualClock
+from files_service.delivery.caching import NO_STALE
 from files_service.errors import SettingsError
 from files_service.files import register_file
 from files_service.settings import Settings
@@ -55,9 +56,10 @@ def test_private_by_default_bound_to_the_token(make_app: Maker, clock: ManualClo
 def test_public_for_a_cdn_with_s_maxage(make_app: Maker, clock: ManualClock):
     client, services, world = setup(make_app, cdn_cache="public")
     url = mint(services, world, ttl=600)
-    assert client.get(url).headers["Cache-Control"] == "public, max-age=600, s-maxage=600"
+    cache_control = client.get(url).headers["Cache-Control"]
+    assert cache_control == "public, max-age=600, s-maxage=600, " + NO_STALE
     clock.advance(599)
-    assert client.get(url).headers["Cache-Control"] == "public, max-age=1, s-maxage=1"
+    assert client.get(url).headers["Cache-Control"] == "public, max-age=1, s-maxage=1, " + NO_STALE
     clock.advance(1)  # inside the leeway: still served, never stored
     response = client.get(url)
     assert response.status_code == 200
@@ -295,7 +297,7 @@ def test_accel_local_names_the_file_under_the_location(make_app: Maker):
     assert h["Content-Length"] == "0"
     assert h["Content-Type"] == "application/pdf"
     assert h["Content-Disposition"].startswith("attachment;")
-    assert h["Cache-Control"] == "public, max-age=900, s-maxage=900"
+    assert h["Cache-Control"] == "public, max-age=900, s-maxage=900, " + NO_STALE
     assert h["ETag"] == f'"{world.file.checksum}"'
     assert h["Last-Modified"]
     assert "X-Files-Range" not in h

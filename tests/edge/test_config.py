@@ -81,7 +81,8 @@ def test_writing_again_replaces_every_file_whole(env: dict[str, str], tmp_path: 
     assert edge_config(env, out).returncode == 0
     second = written(out)
     assert set(first) == set(second)
-    public = '"live": "public, max-age={seconds}, s-maxage={seconds}"'
+    public = ('"live": "public, max-age={seconds}, s-maxage={seconds}, '
+              'stale-while-revalidate=0, stale-if-error=0"')
     assert public in second["files_edge_settings.js"]
     assert "proxy_cache_valid 200 7s;" in second["nginx.conf"]
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
