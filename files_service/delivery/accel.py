@@ -42,6 +42,7 @@ def nginx_agrees(
     range_header: str | None,
     if_match: str | None = None,
     if_unmodified_since: str | None = None,
+    if_range: str | None = None,
 ) -> bool:
     """Whether nginx's static module, seeing the client's request headers, sends exactly the
     ``200`` or ``206`` of ``decision``, given the location of docs/delivery.md (``max_ranges 1``,
@@ -56,11 +57,15 @@ def nginx_agrees(
     :param if_match: the request's ``If-Match``: downloads do not offer it (§4), but nginx
         would answer ``412`` for it against validators it does not know.
     :param if_unmodified_since: likewise ``If-Unmodified-Since``.
+    :param if_range: the request's ``If-Range``: nginx trims spaces around it but not tabs,
+        and would then find it false and send the whole file where the service sends a part.
     """
     if if_match is not None or if_unmodified_since is not None:
         return False
     if range_header is None:
         return decision.status == 200
+    if if_range is not None and "\t" in if_range:
+        return False
     return decision.status == 206 and _CANONICAL_RANGE.fullmatch(range_header) is not None
 
 

@@ -228,6 +228,7 @@ class Accel(Stream):
                 range_header=environ.get("HTTP_RANGE"),
                 if_match=environ.get("HTTP_IF_MATCH"),
                 if_unmodified_since=environ.get("HTTP_IF_UNMODIFIED_SINCE"),
+                if_range=environ.get("HTTP_IF_RANGE"),
             )
         ):
             return super().send(environ, start_response, method, file, answer)

@@ -730,7 +730,9 @@ function respond(r, method, claims, file) {
     if (r.headersIn['If-Match'] !== undefined || r.headersIn['If-Unmodified-Since'] !== undefined) {
         return toService(r, 'precondition');
     }
-    if (decision.status === 206 && !CANONICAL_RANGE.test(h.range)) {
+    // nginx trims spaces around If-Range but not tabs, and would then send the whole file.
+    if (decision.status === 206
+        && (!CANONICAL_RANGE.test(h.range) || (h.ifRange && h.ifRange.indexOf('\t') >= 0))) {
         return toService(r, 'range');
     }
     r.variables.files_path = storage.path;

@@ -32,6 +32,12 @@ def test_nginx_agrees_only_on_plain_requests(decision, range_header, agrees):
     assert nginx_agrees(decision, range_header=range_header) is agrees
 
 
+@pytest.mark.parametrize("if_range", ['\t"x"', '"x"\t'])
+def test_an_if_range_with_a_tab_stays_with_the_service(if_range):
+    assert nginx_agrees(PART, range_header="bytes=10-19", if_range='"x"')
+    assert not nginx_agrees(PART, range_header="bytes=10-19", if_range=if_range)
+
+
 def test_if_match_and_if_unmodified_since_stay_with_the_service():
     assert not nginx_agrees(WHOLE, range_header=None, if_match='"x"')
     assert not nginx_agrees(WHOLE, range_header=None, if_unmodified_since="Thu, 01 Jan 1970")

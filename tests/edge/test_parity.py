@@ -240,6 +240,9 @@ CASES = [
     Case("if-modified-since-ignored-by-if-none-match", "plain", headers=(
         ("If-None-Match", '"other"'), ("If-Modified-Since", "@lm+1"))),
     Case("if-range-etag", "plain", headers=(("Range", "bytes=0-9"), ("If-Range", "@etag"))),
+    Case("if-range-etag-tabs", "plain", headers=(("Range", "bytes=0-9"),
+                                                 ("If-Range", "\t@etag\t")),
+         tier=LOCAL_SERVICE),
     Case("if-range-weak", "plain", headers=(("Range", "bytes=0-9"), ("If-Range", "W/@etag"))),
     Case("if-range-other", "plain", headers=(("Range", "bytes=0-9"), ("If-Range", '"x"'))),
     Case("if-range-date", "plain", headers=(("Range", "bytes=0-9"), ("If-Range", "@lm"))),
