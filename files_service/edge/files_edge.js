@@ -532,6 +532,12 @@ function answerRoute(r, status) {
  * $files_error_status. */
 function routeError(r) {
     var status = Number(r.variables.files_error_status);
+    // TRACE and CONNECT, which nginx refuses itself before any handler runs: on a download
+    // URL, the download's own 405 (Allow, CORS), as the service answers it.
+    if (status === 405 && /^\/[^\/]*$/.test(r.uri)
+        && queryToken(r.variables.args || '') !== undefined) {
+        return refuse(r, 'method_not_allowed');
+    }
     r.variables.files_tier = 'edge';
     if (r.variables.files_note === '-') {
         r.variables.files_note = 'nginx-' + status;

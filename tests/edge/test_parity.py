@@ -240,6 +240,7 @@ CASES = [
     Case("if-modified-since-ignored-by-if-none-match", "plain", headers=(
         ("If-None-Match", '"other"'), ("If-Modified-Since", "@lm+1"))),
     Case("if-range-etag", "plain", headers=(("Range", "bytes=0-9"), ("If-Range", "@etag"))),
+    Case("trace", "plain", method="TRACE"),
     Case("if-range-etag-tabs", "plain", headers=(("Range", "bytes=0-9"),
                                                  ("If-Range", "\t@etag\t")),
          tier=LOCAL_SERVICE),
