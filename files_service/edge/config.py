@@ -312,7 +312,6 @@ def _internal(options: EdgeOptions) -> str:
 
 def _upstream(value: str) -> str:
     """One of the service's replicas as an nginx ``server``: ``HOST:PORT`` or ``unix:PATH``."""
-    """The service as an nginx ``server``: ``HOST:PORT`` or ``unix:PATH``."""
     if value.startswith("unix:"):
         return value
     parts = urlsplit(value)

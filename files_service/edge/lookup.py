@@ -31,6 +31,7 @@ on (docs/delivery.md), its internal one does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -108,7 +109,8 @@ def describe(services: Services, file: File, claims: Claims) -> dict[str, Any]:
     headers = {}
     for disposition in ("inline", "attachment"):
         decided = decide(
-            "HEAD", file, _with(claims, disposition), services.clock.now(),
+            "HEAD", file, dataclasses.replace(claims, disposition=disposition),
+            services.clock.now(),
             cdn_cache=services.settings.cdn_cache, range_header=None, if_range=None,
             if_none_match=None, if_modified_since=None,
         )
@@ -123,11 +125,6 @@ def describe(services: Services, file: File, claims: Claims) -> dict[str, Any]:
         "disposition": {name: h["Content-Disposition"] for name, h in headers.items()},
         "storage": _location(services, file),
     }
-
-
-def _with(claims: Claims, disposition: str) -> Claims:
-    return Claims(claims.kid, claims.file_id, claims.principal_id, claims.expires_at,
-                  disposition, claims.style)
 
 
 def _location(services: Services, file: File) -> dict[str, str]:

@@ -252,12 +252,20 @@ def test_get_mints_a_fresh_url(api: ApiClient, world: World, clock, services: Se
     assert second["attributes"]["checksum"]["value"] == world.file.checksum
 
 
-def test_another_organizations_file_is_not_found(api: ApiClient, other: World):
+def test_another_organizations_file_is_not_found(api: ApiClient, other: World,
+                                                 services: Services):
     for response in (api.get(f"/api/v1/files/{other.file.id}"),
                      api.delete(f"/api/v1/files/{other.file.id}"),
                      api.get("/api/v1/files/file_doesnotexist0000000000")):
         assert response.status_code == 404
         assert error_of(response)["code"] == "not_found"
+    # ...and the DELETE touched nothing of theirs: the row and its object are still there.
+    assert services.registry.get_file(other.file.id) == other.file
+    stream = services.storage.open(other.file.storage_key)
+    try:
+        assert b"".join(stream) == b"theirs"
+    finally:
+        stream.close()
 
 
 def test_delete_removes_row_and_object_and_voids_urls(

@@ -97,6 +97,10 @@ class Stack:
         logs = self.edge.logs()
         leaked = [token for token in self.tokens if token in logs]
         assert not leaked, f"{len(leaked)} tokens in nginx's logs"
+        # ...nor a token's signature, however the rest of it was spelt (encoded, say).
+        signatures = [token for token in self.tokens
+                      if max(re.split(r"[._-]", token.rsplit(".", 1)[-1]), key=len) in logs]
+        assert not signatures, f"{len(signatures)} token signatures in nginx's logs"
         assert not TOKEN.search(logs), "a token-shaped string in nginx's logs"
         assert "access_token=" not in logs
         assert self.secret not in logs
