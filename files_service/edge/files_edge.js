@@ -41,22 +41,24 @@ function ownValue(table, name) {
 }
 const FALLBACK = 'fallback';
 const OWS = ' \t';
+// "$" in njs's regular expressions (PCRE) also matches before a final newline, as in
+// Python's re: the patterns below end with "(?![\s\S])" instead, the very end of the input.
 // The headers of a request that decide the answer; any of them holding a byte outside
 // printable ASCII goes to the service (gunicorn reads headers as latin-1, njs as UTF-8).
-const PRINTABLE = /^[\t\x20-\x7e]*$/;
-const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$/;
+const PRINTABLE = /^[\t\x20-\x7e]*(?![\s\S])/;
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT(?![\s\S])/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DIGIT = /[0-9]/;
 const ETAG_ITEM = /[ \t]*([Ww]\/)?(?:"([^"]*)"|([^" \t,]+))[ \t]*(?:,|$)/y;
-const PLAIN_INT = /^-?[0-9]+$/;
-const ZERO_SUFFIX = /^-0+$/;
-const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const PLAIN_INT = /^-?[0-9]+(?![\s\S])/;
+const ZERO_SUFFIX = /^-0+(?![\s\S])/;
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?![\s\S])/;
 // One range that nginx's static module parses exactly as evaluate() does (see
 // files_service/delivery/accel.py, the same rule): anything else goes to the service.
-const CANONICAL_RANGE = /^bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})$/i;
+const CANONICAL_RANGE = /^bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})(?![\s\S])/i;
 // Numbers longer than this lose precision in JavaScript; such a Range goes to the service.
 const MAX_DIGITS = 15;
-const IDS = /^[A-Za-z0-9_]{1,64}$/;
+const IDS = /^[A-Za-z0-9_]{1,64}(?![\s\S])/;
 
 /* What only refusals, error pages and preflights use (refusal documents, preflight rules):
  * files_edge_settings.js builds it when asked, once in a request. */
@@ -193,7 +195,7 @@ function verify(token, name, now) {
     }
     // The signature is good: what follows was written by the service, but stays defensive.
     var disposition = ownValue(DISPOSITIONS, parts[4]);
-    if (disposition === undefined || !/^[0-9]+$/.test(parts[3])) {
+    if (disposition === undefined || !/^[0-9]+(?![\s\S])/.test(parts[3])) {
         return invalid;
     }
     var expires = Number(parts[3]);
